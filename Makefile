@@ -1,0 +1,56 @@
+# promspec: `make generate` compiles specs/ into out/, `make test` proves it.
+# Both set up everything on a fresh machine: a virtualenv with the package, and
+# promtool/prometheus from Debian's `prometheus` package when missing.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SPECS ?= specs
+OUT ?= out
+
+.PHONY: generate test lint typecheck unit check bench setup tools clean help
+
+help:
+	@echo "make generate   compile $(SPECS)/ into $(OUT)/ (sets everything up first)"
+	@echo "make test       lint, type-check and run the test suite"
+	@echo "make check      exit 1 if $(OUT)/ is stale against $(SPECS)/"
+	@echo "make bench      run the benchmarks under bench/ (slow; not part of test)"
+
+generate: setup
+	$(BIN)/promspec generate $(SPECS) --out $(OUT)
+
+check: setup
+	$(BIN)/promspec check $(SPECS) --out $(OUT)
+
+test: setup lint typecheck unit
+
+lint: setup
+	$(BIN)/ruff check generator tests
+	$(BIN)/ruff format --check generator tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest
+
+bench: setup
+	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
+	else echo "no benchmarks yet"; fi
+
+setup: $(VENV)/.installed tools
+
+# Reinstall when the package metadata changes.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "promspec needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+tools:
+	@scripts/ensure-prometheus.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Every name promspec generates: recorded series, labels, alerts, groups, files.
+
+One place, so dashboards, tests and rules always agree. Recorded series follow the
+Prometheus `level:metric:operation` convention.
+"""
+
+from __future__ import annotations
+
+import re
+
+from generator.units import format_duration
+
+# Labels promspec puts on what it generates; Alertmanager routes and inhibits on them.
+SERVICE_LABEL = "service"
+SLO_LABEL = "slo"
+TEAM_LABEL = "team"
+SEVERITY_LABEL = "severity"
+BURN_TIER_LABEL = "burn_tier"
+CHECK_LABEL = "check"  # which capacity/freshness/expiry check a recorded series belongs to
+RESERVED_LABELS = frozenset(
+    {SERVICE_LABEL, SLO_LABEL, TEAM_LABEL, SEVERITY_LABEL, BURN_TIER_LABEL, CHECK_LABEL}
+)
+
+SEVERITIES = ("critical", "warning", "info")
+
+# The base rate window: raw series are read over this window only, once per SLO.
+BASE_WINDOW_SECONDS = 300.0
+
+# SLO series.
+SLI_TOTAL = "slo:sli_total:rate5m"
+SLI_ERRORS = "slo:sli_errors:rate5m"
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+ERROR_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+
+# Capacity, freshness and expiry series, labelled with CHECK_LABEL.
+CAPACITY_USAGE = "capacity:usage:value"
+CAPACITY_LIMIT = "capacity:limit:value"
+CAPACITY_HEADROOM = "capacity:headroom:ratio"
+FRESHNESS_AGE = "freshness:age:seconds"
+EXPIRY_REMAINING = "expiry:remaining:seconds"
+
+
+def window_name(seconds: float) -> str:
+    return format_duration(seconds)
+
+
+def error_ratio(window_seconds: float) -> str:
+    return f"slo:sli_error:ratio_rate{window_name(window_seconds)}"
+
+
+def burn_rate(window_seconds: float) -> str:
+    return f"slo:burn_rate:ratio_rate{window_name(window_seconds)}"
+
+
+def camel(*parts: str) -> str:
+    """'vector-db', 'p99_latency' -> 'VectorDbP99Latency'."""
+    words = [w for part in parts for w in re.split(r"[^A-Za-z0-9]+", part) if w]
+    return "".join(w[:1].upper() + w[1:] for w in words)
+
+
+def slo_alert(service: str, slo: str, what: str) -> str:
+    """Stable alert names: one name per SLO and kind, tiers told apart by labels."""
+    return camel(service, slo, what)
+
+
+def check_alert(service: str, check: str, what: str = "") -> str:
+    return camel(service, check, what)
+
+
+def group_name(service: str, part: str) -> str:
+    return f"promspec.{service}.{part}"
+
+
+def rules_path(service: str) -> str:
+    return f"prometheus/{service}.rules.yml"

@@ -1,0 +1,122 @@
+"""Stage 4: the SLO math, pure and free of I/O.
+
+burn rate = error ratio / error budget. A tier that should fire when `budget_percent` of
+the period's budget is spent within `long_window` fires above the burn factor
+
+    factor = budget_percent / 100 * period / long_window
+
+(30d: 14.4, 6, 3, 1; 28d: 13.44, 5.6, 2.8, 0.933). The highest possible burn rate is
+1 / error_budget (every event bad), so a tier with factor * error_budget >= 1 can never fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.conventions import BASE_WINDOW_SECONDS
+from generator.model import SLO, BurnTier, Service
+from generator.units import format_number
+
+# Rule groups by how often they must be evaluated: page tiers every 30s, the rest less
+# often, because each evaluation of a long window reads many recorded samples.
+FAST_INTERVAL = 30.0
+SLOW_INTERVAL = 300.0
+PERIOD_INTERVAL = 300.0
+# Windows up to this length are recomputed every FAST_INTERVAL.
+FAST_WINDOW_LIMIT = 6 * 3600.0
+
+# Denominator floor: a window without traffic gives an error ratio of 0, never NaN.
+ZERO_TRAFFIC_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    tier: BurnTier
+    factor: float  # burn-rate threshold
+
+    def detection_time(self, error_ratio: float, error_budget: float) -> float | None:
+        """Seconds from the start of a constant error ratio until the alert fires.
+
+        The long window's ratio reaches factor * budget after long * factor * budget /
+        error_ratio seconds (the short window, being shorter, is there first); then `for`.
+        None when this error ratio never reaches the threshold.
+        """
+        needed = self.factor * error_budget
+        if error_ratio <= needed:
+            return None
+        return self.tier.long_window * needed / error_ratio + self.tier.for_
+
+
+@dataclass(frozen=True)
+class SLOPlan:
+    slo: SLO
+    tiers: tuple[TierPlan, ...]
+    fast_windows: tuple[float, ...]  # seconds, recomputed every FAST_INTERVAL
+    slow_windows: tuple[float, ...]  # seconds, recomputed every SLOW_INTERVAL
+    period_window: float | None  # the period, when no tier window already equals it
+
+    @property
+    def error_budget(self) -> float:
+        return self.slo.error_budget
+
+    def tiers_in(self, windows: tuple[float, ...]) -> tuple[TierPlan, ...]:
+        """The tiers whose long window is recomputed with these windows' group."""
+        return tuple(t for t in self.tiers if t.tier.long_window in windows)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A reason the plan cannot work, with the tier it concerns."""
+
+    tier: BurnTier
+    message: str
+
+
+def burn_factor(budget_percent: float, period: float, long_window: float) -> float:
+    return round(budget_percent / 100 * period / long_window, 10)
+
+
+def budget_share(factor: float, window: float, period: float) -> float:
+    """Share of the period's budget spent in `window` at burn rate `factor`."""
+    return factor * window / period
+
+
+def time_to_exhaustion(burn_rate: float, period: float) -> float:
+    """Seconds until a full budget is gone at a constant burn rate."""
+    return period / burn_rate
+
+
+def plan_slo(slo: SLO) -> tuple[SLOPlan, list[Finding]]:
+    findings: list[Finding] = []
+    tiers = []
+    for tier in slo.alerting.tiers:
+        factor = burn_factor(tier.budget_percent, slo.period, tier.long_window)
+        if factor * slo.error_budget >= 1 - 1e-9:  # float noise must not make it possible
+            max_rate = 1 / slo.error_budget
+            findings.append(
+                Finding(
+                    tier,
+                    f"{tier.key} can never fire: it needs a burn rate above "
+                    f"{format_number(factor)} but at objective {format_number(slo.objective)}% "
+                    f"a total outage burns at most {format_number(round(max_rate, 4))}; "
+                    f"disable it, lower its budget_percent or lengthen its long_window",
+                )
+            )
+            continue
+        tiers.append(TierPlan(tier, factor))
+    windows = {BASE_WINDOW_SECONDS}
+    for t in tiers:
+        windows.update((t.tier.long_window, t.tier.short_window))
+    fast = tuple(sorted(w for w in windows if w <= FAST_WINDOW_LIMIT))
+    slow = tuple(sorted(w for w in windows if w > FAST_WINDOW_LIMIT))
+    period = None if slo.period in windows else slo.period
+    return SLOPlan(slo, tuple(tiers), fast, slow, period), findings
+
+
+def plan_service(service: Service) -> tuple[list[SLOPlan], list[Finding]]:
+    plans, findings = [], []
+    for slo in service.slos:
+        plan, found = plan_slo(slo)
+        plans.append(plan)
+        findings.extend(found)
+    return plans, findings

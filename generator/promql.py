@@ -1,0 +1,139 @@
+"""PromQL fragments from specs: parse, check shape, merge the service selector, print.
+
+User PromQL is never pasted into rules as text: it is parsed, rewritten on the AST and
+printed back by the parser's canonical printer, so a label value cannot break out of
+its quotes and a fragment cannot smuggle in a second expression.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser as pp
+
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+_OPS = {
+    str(pp.MatchOp.Equal): "=",
+    str(pp.MatchOp.NotEqual): "!=",
+    str(pp.MatchOp.Re): "=~",
+    str(pp.MatchOp.NotRe): "!~",
+}
+
+
+class PromQLError(ValueError):
+    """A fragment is not valid PromQL or not of the shape required."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str  # one of = != =~ !~
+    value: str
+
+    def text(self) -> str:
+        return f"{self.name}{self.op}{quote(self.value)}"
+
+
+def quote(value: str) -> str:
+    """A PromQL string literal; JSON escaping is a subset PromQL reads the same way."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parse(text: str) -> Any:
+    try:
+        return pp.parse(text)
+    except (ValueError, TypeError) as exc:
+        raise PromQLError(f"invalid PromQL: {_first_line(str(exc))}") from exc
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "parse error"
+
+
+def parse_matchers(text: str) -> tuple[Matcher, ...]:
+    """'{job="api", env=~"prod.*"}' -> matchers; the text must be a bare matcher list."""
+    expr = parse(text)
+    if not isinstance(expr, pp.VectorSelector) or expr.name or expr.offset or expr.at:
+        raise PromQLError('write a matcher list like {job="api"}')
+    return _matchers(expr)
+
+
+def _matchers(selector: Any) -> tuple[Matcher, ...]:
+    out = []
+    for m in selector.matchers.matchers:
+        if m.name == "__name__" and selector.name == m.value:
+            continue  # the metric name itself, printed before the braces
+        out.append(Matcher(m.name, _OPS[str(m.op)], m.value))
+    if selector.matchers.or_matchers:
+        raise PromQLError("'or' inside a selector is not supported by Prometheus 2.x; split it")
+    return tuple(out)
+
+
+def selector_text(metric: str | None, matchers: Iterable[Matcher]) -> str:
+    """Print a selector from parts we control, quoting every value."""
+    body = ",".join(m.text() for m in matchers)
+    if metric:
+        return f"{metric}{{{body}}}" if body else metric
+    return f"{{{body}}}"
+
+
+def merge(selector: Any, extra: tuple[Matcher, ...]) -> Any:
+    """The selector with the service matchers added where it does not match that label."""
+    own = _matchers(selector)
+    names = {m.name for m in own}
+    added = [m for m in extra if m.name not in names]
+    if not added:
+        return None
+    text = selector_text(selector.name, (*own, *added))
+    if selector.offset is not None:
+        text += f" offset {_seconds(selector.offset)}s"
+    if selector.at is not None:
+        raise PromQLError("'@' modifiers are not supported in spec expressions")
+    return pp.parse(text)
+
+
+def _seconds(delta: Any) -> int:
+    return int(delta.total_seconds())
+
+
+def canonical(text: str, extra: tuple[Matcher, ...] = ()) -> str:
+    """Parse any expression, merge the service matchers into each selector, print it."""
+    expr = parse(text)
+    if extra:
+        expr = pp.transform(
+            expr,
+            pre_visit=lambda n: merge(n, extra) if isinstance(n, pp.VectorSelector) else None,
+        )
+    return str(expr.prettify())
+
+
+def plain_selector(text: str, extra: tuple[Matcher, ...] = ()) -> tuple[str, tuple[Matcher, ...]]:
+    """A bare series selector (no functions, ranges or operators): its name and matchers."""
+    expr = parse(text)
+    if not isinstance(expr, pp.VectorSelector):
+        raise PromQLError(
+            "a plain series selector is required here, like "
+            'http_requests_total{code=~"5.."}; move functions and operators out'
+        )
+    if expr.offset is not None or expr.at is not None:
+        raise PromQLError("a plain series selector takes no offset or '@' modifier")
+    if not expr.name:
+        raise PromQLError("the selector needs a metric name")
+    own = _matchers(expr)
+    names = {m.name for m in own}
+    return expr.name, own + tuple(m for m in extra if m.name not in names)
+
+
+def validate_label_value(value: str) -> str | None:
+    """Why a label value cannot go into an alert label, or None if it can."""
+    if "{{" in value or "}}" in value:
+        return "label values must not contain '{{' or '}}' (Prometheus would run them as templates)"
+    if len(value) > 1024:
+        return "label values are at most 1024 characters"
+    return None

@@ -1,0 +1,105 @@
+"""Stage 2: check each document against the JSON Schema, with messages people can act on.
+
+Unknown keys are errors with a did-you-mean (a typo must never disable a feature
+silently); each problem names file, line and field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from generator.errors import Problem
+from generator.load import Document, Path_
+
+MAX_PROBLEMS_PER_DOCUMENT = 20
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("generator.schema").joinpath("spec.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
+def check_document(doc: Document) -> list[Problem]:
+    """Every schema problem of one document, most specific first, one per field."""
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
+        return [
+            doc.problem(
+                (),
+                f"the document is {kind}; a spec is a mapping that starts with "
+                "'version: promspec/v1' and 'service: <name>'",
+            )
+        ]
+    problems: dict[str, Problem] = {}
+    for error in _leaf_errors(_validator().iter_errors(doc.data)):
+        path, message = _explain(error)
+        problem = doc.problem(path, message)
+        problems.setdefault(problem.field, problem)
+    return sorted(problems.values())[:MAX_PROBLEMS_PER_DOCUMENT]
+
+
+def _leaf_errors(errors: Any) -> list[ValidationError]:
+    """Descend into if/then/else and the right branch of oneOf to the real mistake."""
+    out: list[ValidationError] = []
+    for error in errors:
+        if error.validator in ("if", "then", "else", "$ref", "allOf"):
+            out.extend(_leaf_errors(error.context or []))
+            if not error.context:
+                out.append(error)
+        elif error.validator in ("oneOf", "anyOf") and error.context:
+            # Branches that failed only on their type are not what the user meant.
+            meant = [
+                e
+                for e in error.context
+                if not (e.validator in ("type", "const") and len(e.relative_path) == 0)
+            ]
+            best = jsonschema.exceptions.best_match(meant) if meant else None
+            out.extend(_leaf_errors([best]) if best is not None else [error])
+        else:
+            out.append(error)
+    return out
+
+
+def _explain(error: ValidationError) -> tuple[Path_, str]:
+    path: Path_ = tuple(error.absolute_path)
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(sub.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        if unknown and sub.get("properties"):
+            key = unknown[0]
+            guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(allowed)}"
+            return (*path, key), f"unknown key '{key}' ({hint})"
+    if error.validator == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [k for k in sub.get("required", []) if k not in instance]
+        if missing and "x-message" not in sub:
+            return path, f"missing required key '{missing[0]}'; add it"
+    message = sub.get("x-message")
+    if message:
+        got = error.instance
+        if isinstance(got, dict):
+            shown = "keys " + ", ".join(map(str, got)) if got else "an empty mapping"
+        elif isinstance(got, list):
+            shown = "a list"
+        else:
+            shown = json.dumps(got)[:60]
+        return path, f"{message} (got {shown})"
+    return path, error.message

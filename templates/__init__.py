@@ -1,0 +1,1 @@
+"""Jinja templates, shipped inside the wheel as generator.templates."""

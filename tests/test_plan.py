@@ -1,0 +1,111 @@
+"""The SLO math: burn factors, impossible tiers, detection times (SRE workbook ch. 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
+from generator.plan import budget_share, burn_factor, plan_slo, time_to_exhaustion
+
+DAY = 86400.0
+HOUR = 3600.0
+ORIGIN = Origin("spec.yaml", 1, 1, "slos[0]")
+WORKBOOK = (
+    ("page_fast", 2, 1 * HOUR),
+    ("page_slow", 5, 6 * HOUR),
+    ("ticket_fast", 10, 1 * DAY),
+    ("ticket_slow", 10, 3 * DAY),
+)
+
+
+def slo(objective: float, period_days: float, tiers=WORKBOOK) -> SLO:
+    return SLO(
+        name="availability",
+        description="",
+        objective=objective,
+        period=period_days * DAY,
+        group_by=(),
+        indicator=RatioIndicator(total=Selector("http_requests_total", ())),
+        alerting=AlertPolicy(
+            tiers=tuple(
+                BurnTier(key, pct, long, long / 12, "critical", 0.0, ORIGIN)
+                for key, pct, long in tiers
+            ),
+            budget_alerts=(),
+            min_traffic=0,
+            no_data=None,
+        ),
+        origin=ORIGIN,
+    )
+
+
+@pytest.mark.parametrize(
+    ("period_days", "expected"),
+    [
+        (30, [14.4, 6, 3, 1]),
+        (28, [13.44, 5.6, 2.8, 0.9333333333]),
+        (7, [3.36, 1.4, 0.7, 0.2333333333]),
+    ],
+)
+def test_workbook_factors(period_days: float, expected: list[float]) -> None:
+    factors = [burn_factor(pct, period_days * DAY, long) for _, pct, long in WORKBOOK]
+    assert factors == expected
+
+
+def test_factor_spends_the_stated_budget_share() -> None:
+    # At the factor, a tier's long window spends exactly its budget share.
+    for _, pct, long in WORKBOOK:
+        factor = burn_factor(pct, 30 * DAY, long)
+        assert budget_share(factor, long, 30 * DAY) == pytest.approx(pct / 100)
+
+
+def test_seed_002_slow_burn_is_5_percent_in_a_day() -> None:
+    assert burn_factor(5, 30 * DAY, DAY) == 1.5
+
+
+def test_windows_and_groups() -> None:
+    plan, findings = plan_slo(slo(99.9, 30))
+    assert findings == []
+    assert plan.fast_windows == (300, 1800, 3600, 7200, 21600)
+    assert plan.slow_windows == (DAY, 3 * DAY)
+    assert plan.period_window == 30 * DAY
+    assert [t.tier.key for t in plan.tiers_in(plan.fast_windows)] == ["page_fast", "page_slow"]
+    assert [t.tier.key for t in plan.tiers_in(plan.slow_windows)] == ["ticket_fast", "ticket_slow"]
+
+
+def test_period_equal_to_a_window_is_recorded_once() -> None:
+    plan, _ = plan_slo(slo(99.9, 3))
+    assert plan.period_window is None
+    assert 3 * DAY in plan.slow_windows
+
+
+def test_objective_90_makes_page_fast_impossible() -> None:
+    # A total outage at 90% burns at 10x; page fast needs 14.4x (workbook's own example).
+    plan, findings = plan_slo(slo(90, 30))
+    assert [f.tier.key for f in findings] == ["page_fast"]
+    assert "can never fire" in findings[0].message
+    assert "at most 10" in findings[0].message
+    assert [t.tier.key for t in plan.tiers] == ["page_slow", "ticket_fast", "ticket_slow"]
+
+
+def test_exactly_one_is_impossible() -> None:
+    # factor x budget == 1 needs an error ratio above 100%.
+    _, findings = plan_slo(slo(100 - 100 / 14.4, 30))
+    assert [f.tier.key for f in findings] == ["page_fast"]
+
+
+def test_five_nines_empties_the_budget_in_26_seconds() -> None:
+    plan, _ = plan_slo(slo(99.999, 30))
+    full_outage_burn = 1 / plan.error_budget
+    assert time_to_exhaustion(full_outage_burn, 30 * DAY) == pytest.approx(25.92)
+
+
+def test_detection_time_of_a_total_outage() -> None:
+    plan, _ = plan_slo(slo(99.9, 30))
+    page_fast = plan.tiers[0]
+    # 100% errors: the 1h window crosses 14.4 x 0.001 after 1h x 0.0144 = 51.84s.
+    assert page_fast.detection_time(1.0, plan.error_budget) == pytest.approx(51.84)
+    # Exactly at the factor the alert never fires (the comparison is strict).
+    assert page_fast.detection_time(0.0144, plan.error_budget) is None
+    # Twice the factor: half the long window.
+    assert page_fast.detection_time(0.0288, plan.error_budget) == pytest.approx(1800)
