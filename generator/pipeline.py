@@ -21,6 +21,7 @@ from generator.validate import check_document
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+GENERATED_MARK = render.HEADER.split("{", 1)[0].encode()
 
 
 @dataclass
@@ -55,7 +56,7 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
                     continue
                 if skip and p.resolve().is_relative_to(skip):
                     continue
-                if p.is_file() and is_spec(p):
+                if p.is_file() and is_spec(p) and not _generated(p):
                     found.setdefault(p, arg)
         elif arg.is_file():
             found.setdefault(arg, arg.parent)
@@ -64,6 +65,12 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
     if missing:
         raise SpecError(missing)
     return sorted(found.items(), key=lambda item: display_path(item[0]))
+
+
+def _generated(path: Path) -> bool:
+    """Our own output (it starts with the header) is never read back as a spec."""
+    with open(path, "rb") as handle:
+        return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
 
 
 class _DefaultsCache:
@@ -183,26 +190,26 @@ def compile_specs(
 
 
 def _promtool(result: Result) -> None:
+    """promtool on every rule file; its complaints name the spec each file came from."""
     by_file = {conventions.rules_path(s.name): s for s in result.services}
     with tempfile.TemporaryDirectory(prefix="promspec-check-") as tmp:
-        paths = []
-        for rel, content in result.files.items():
-            if rel in by_file:
-                target = Path(tmp) / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-                paths.append(target)
-        complaints = check.check_rules(paths)
-    if complaints:
-        raise SpecError(
-            [
-                Problem(
-                    "promtool",
-                    0,
-                    0,
-                    "",
-                    f"rejected the generated rules: {' | '.join(complaints)[:2000]}",
-                )
-            ]
-        )
+        paths: dict[str, Service] = {}
+        for rel, service in by_file.items():
+            target = Path(tmp) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(result.files[rel])
+            paths[str(target)] = service
+        complaints = check.check_rules([Path(p) for p in paths])
+    problems = []
+    for line in complaints:
+        if line.startswith("Checking ") or line == "FAILED:":
+            continue
+        source = next((s.source for p, s in paths.items() if p in line), "promtool")
+        for p, s in paths.items():
+            line = line.replace(p, conventions.rules_path(s.name))
+        problems.append(Problem(source, 0, 0, "", f"promtool rejected the generated rules: {line}"))
+    if complaints and not problems:
+        problems.append(Problem("promtool", 0, 0, "", " | ".join(complaints)[:2000]))
+    if problems:
+        raise SpecError(problems)
     result.promtool_checked = True
