@@ -43,6 +43,19 @@ TIER_KEYS = ("page_fast", "page_slow", "ticket_fast", "ticket_slow")
 BUDGET_KEYS = ("budget_low", "budget_exhausted")
 
 
+def _has_levels(raw: dict[str, Any]) -> bool:
+    return any(s in raw for s in SEVERITIES)
+
+
+def _without_levels(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k not in SEVERITIES}
+
+
+def _inherited(defaults: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """Levels come as a set: an item that sets any level replaces the inherited ones."""
+    return _without_levels(defaults) if _has_levels(raw) else defaults
+
+
 class _Invalid(Exception):
     """A problem already recorded; stop building this item."""
 
@@ -353,7 +366,7 @@ class Builder:
             if preset is None:
                 known = ", ".join(sorted(self.defaults["presets"])) or "none defined"
                 raise self.fail((*path, "use"), f"unknown preset '{raw['use']}' (presets: {known})")
-            raw = merge(preset, raw)
+            raw = merge(_inherited(preset, raw), raw)
         if ("expr" in raw) == ("quantile" in raw):
             raise self.fail(path, "a threshold needs exactly one of expr or quantile")
         unit = raw.get("unit", "seconds" if "quantile" in raw else "none")
@@ -389,7 +402,7 @@ class Builder:
             if isinstance(limit_raw, int | float)
             else self.expr(limit_raw, (*path, "limit"))
         )
-        headroom_raw = merge(d["headroom"], raw.get("headroom", {}))
+        headroom_raw = raw.get("headroom") or d["headroom"]
         headroom = self._levels(
             headroom_raw, (*path, "headroom"), lambda v, p: float(v), descending=True
         )
@@ -414,7 +427,7 @@ class Builder:
         )
 
     def _freshness(self, raw: dict[str, Any], path: Path_) -> Freshness:
-        merged = merge(self.defaults["freshness"], raw)
+        merged = merge(_inherited(self.defaults["freshness"], raw), raw)
         return Freshness(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
@@ -422,7 +435,7 @@ class Builder:
         )
 
     def _expiry(self, raw: dict[str, Any], path: Path_) -> Expiry:
-        merged = merge(self.defaults["expiry"], raw)
+        merged = merge(_inherited(self.defaults["expiry"], raw), raw)
         return Expiry(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
