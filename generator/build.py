@@ -160,6 +160,7 @@ class Builder:
             freshness=tuple(freshness),
             expiry=tuple(expiry),
             absence=tuple(absence),
+            grafana_url=data.get("grafana_url") or d.get("grafana_url", ""),
         )
 
     def _service_selector(self, raw: Any) -> tuple[promql.Matcher, ...]:

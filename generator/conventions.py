@@ -6,6 +6,7 @@ Prometheus `level:metric:operation` convention.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from generator.units import format_duration
@@ -74,3 +75,32 @@ def group_name(service: str, part: str) -> str:
 
 def rules_path(service: str) -> str:
     return f"prometheus/{service}.rules.yml"
+
+
+# Grafana dashboards: uids are derived from names only, so links survive regeneration.
+DASHBOARD_TAG = "promspec"
+DATASOURCE_VARIABLE = "datasource"
+DASHBOARD_URL_ANNOTATION = "dashboard_url"
+OVERVIEW_NAME = "overview"  # reserved: no service may be called this (file and uid clash)
+OVERVIEW_UID = "promspec-overview"
+OVERVIEW_PATH = "grafana/overview.json"
+PROVISIONING_PATH = "grafana/provisioning.yaml"
+_UID_MAX = 40  # Grafana rejects longer uids
+
+
+def dashboard_uid(service: str) -> str:
+    """'checkout-api' -> 'promspec-checkout-api'; long names keep a prefix and a hash."""
+    uid = f"promspec-{service}"
+    if len(uid) <= _UID_MAX:
+        return uid
+    digest = hashlib.sha256(service.encode("utf-8")).hexdigest()[:8]
+    return f"{uid[: _UID_MAX - 9]}-{digest}"
+
+
+def dashboard_path(service: str) -> str:
+    return f"grafana/{service}.json"
+
+
+def dashboard_url(base: str, uid: str, panel_id: int | None = None) -> str:
+    url = f"{base.rstrip('/')}/d/{uid}"
+    return url if panel_id is None else f"{url}?viewPanel={panel_id}"

@@ -194,6 +194,7 @@ class Service:
     freshness: tuple[Freshness, ...] = ()
     expiry: tuple[Expiry, ...] = ()
     absence: tuple[Absence, ...] = ()
+    grafana_url: str = ""  # alerts link their dashboard panel when set
 
     def runbook(self, alert: str, own: str = "") -> str:
         return own or f"{self.runbook_base_url.rstrip('/')}/{alert}"

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import check, conventions, plan, render
+from generator import check, conventions, dashboards, plan, render
+from generator import dashboards_overview as overview
 from generator.build import Builder
 from generator.errors import Problem, SpecError
 from generator.inherit import effective_defaults
@@ -180,10 +181,24 @@ def compile_specs(
             continue
         result.plans[service.name] = plans
         data = render.render_rules(env, service, plans)
+        dashboard = dashboards.service_dashboard(service, plans)
+        dashboards.annotate_alerts(data, service, dashboard)
         text = render.dump(data, service.source)
         result.files[conventions.rules_path(service.name)] = text.encode("utf-8")
+        result.files[conventions.dashboard_path(service.name)] = dashboard.text.encode("utf-8")
+        if service.name == conventions.OVERVIEW_NAME:
+            problems.append(
+                service.origin.problem(
+                    f"service name '{service.name}' is taken by the fleet dashboard "
+                    f"({conventions.OVERVIEW_PATH}); rename the service"
+                )
+            )
     if problems:
         raise SpecError(problems)
+    result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
+        result.services, result.plans
+    ).encode("utf-8")
+    result.files[conventions.PROVISIONING_PATH] = overview.provisioning().encode("utf-8")
     if use_promtool and check.promtool() is not None:
         _promtool(result)
     return result

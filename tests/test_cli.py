@@ -19,7 +19,8 @@ def test_generate_then_check_is_clean(tmp_path: Path) -> None:
     copy_fixtures(tmp_path)
     result = run_cli("generate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "1 services, 1 files written in out" in result.stdout
+    # rules and dashboard of the service, the overview and the provisioning file
+    assert "1 services, 4 files written in out" in result.stdout
     assert (tmp_path / "out" / "prometheus" / "checkout-api.rules.yml").is_file()
     check = run_cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
@@ -45,6 +46,7 @@ def test_check_reports_stale_changed_missing_and_extra(tmp_path: Path) -> None:
     result = run_cli("check", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
+        "changed: out/grafana/checkout-api.json",  # a threshold panel names its `for`
         "changed: out/prometheus/checkout-api.rules.yml",
         "extra:   out/prometheus/gone.rules.yml",
         "promspec: out is stale; run `make generate` (or `promspec generate`)",
@@ -57,7 +59,12 @@ def test_generate_replaces_out_as_a_whole(tmp_path: Path) -> None:
     stray.parent.mkdir(parents=True)
     stray.write_text("groups: []\n")
     assert run_cli("generate", cwd=tmp_path).returncode == 0
-    assert sorted(tree_hashes(tmp_path / "out")) == ["prometheus/checkout-api.rules.yml"]
+    assert sorted(tree_hashes(tmp_path / "out")) == [
+        "grafana/checkout-api.json",
+        "grafana/overview.json",
+        "grafana/provisioning.yaml",
+        "prometheus/checkout-api.rules.yml",
+    ]
     leftovers = [p.name for p in tmp_path.iterdir() if "promspec-new" in p.name]
     assert leftovers == []
 
@@ -73,6 +80,10 @@ def test_several_services_per_file_and_duplicates_across_files(tmp_path: Path) -
     (specs / "a.yaml").write_text(base.format(name="one") + "---\n" + base.format(name="two"))
     assert run_cli("generate", cwd=tmp_path).returncode == 0
     assert sorted(tree_hashes(tmp_path / "out")) == [
+        "grafana/one.json",
+        "grafana/overview.json",
+        "grafana/provisioning.yaml",
+        "grafana/two.json",
         "prometheus/one.rules.yml",
         "prometheus/two.rules.yml",
     ]

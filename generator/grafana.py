@@ -1,0 +1,156 @@
+"""Glue to grafana-foundation-sdk shared by the dashboards: queries, units, thresholds,
+panel ids, and the one deterministic JSON encoding (checked by decoding it back).
+
+Every query goes through the PromQL printer, which proves it parses and prints it the
+way the rule files do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import prometheus
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+from generator import conventions, promql
+from generator.model import Level
+
+DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid=f"${{{conventions.DATASOURCE_VARIABLE}}}")
+
+SEVERITY_COLORS = {"critical": "red", "warning": "orange", "info": "blue"}
+OK_COLOR = "green"
+
+# Spec units -> Grafana units and the decimals people want to read.
+UNITS = {
+    "none": ("none", None),
+    "count": ("short", 0),
+    "percent": ("percent", 1),
+    "ratio": ("percentunit", 2),
+    "seconds": ("s", 2),
+    "bytes": ("bytes", 1),
+    "requests_per_second": ("reqps", 2),
+}
+BURN_RATE_UNIT = "suffix:x"  # as the alerts say it: "14.4x the sustainable rate"
+
+
+class DashboardError(Exception):
+    """A generated dashboard is broken: a promspec bug, never a user mistake."""
+
+
+def query(
+    expr: str, legend: str = "__auto", *, instant: bool = False, table: bool = False
+) -> prometheus.Dataquery:
+    """A Prometheus query; instant ones read the latest value only, tables keep labels."""
+    try:
+        text = promql.canonical(expr)
+    except promql.PromQLError as exc:
+        raise DashboardError(f"invalid panel query {expr!r}: {exc}") from exc
+    q = prometheus.Dataquery().expr(text).legend_format(legend)
+    if instant:
+        q = q.instant()
+    if table:
+        q = q.format(pm.PromQueryFormat.TABLE)
+    return q
+
+
+def unit(spec_unit: str) -> tuple[str, float | None]:
+    return UNITS.get(spec_unit, ("none", None))
+
+
+def steps(base: str, *marks: tuple[float, str]) -> db.ThresholdsConfig:
+    """Absolute threshold steps: `base` below the first mark, then each mark's color."""
+    out = [dm.Threshold(value=None, color=base)]
+    out += [dm.Threshold(value=v, color=c) for v, c in sorted(marks)]
+    return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(out)
+
+
+def above(levels: Iterable[Level], scale: float = 1.0) -> db.ThresholdsConfig:
+    """Alerts fire above each level: fine below the lowest, then each severity's color."""
+    return steps(OK_COLOR, *((lv.value * scale, SEVERITY_COLORS[lv.severity]) for lv in levels))
+
+
+def below(levels: Iterable[Level], scale: float = 1.0) -> db.ThresholdsConfig:
+    """Alerts fire below each level: the strictest color at the bottom, fine above the top."""
+    ordered = sorted(levels, key=lambda lv: lv.value)
+    if not ordered:
+        return steps(OK_COLOR)
+    colors = [SEVERITY_COLORS[lv.severity] for lv in ordered[1:]] + [OK_COLOR]
+    marks = [(lv.value * scale, c) for lv, c in zip(ordered, colors, strict=True)]
+    return steps(SEVERITY_COLORS[ordered[0].severity], *marks)
+
+
+def legend() -> cb.VizLegendOptions:
+    return (
+        cb.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(cm.LegendDisplayMode.LIST)
+        .placement(cm.LegendPlacement.BOTTOM)
+    )
+
+
+def tooltip() -> cb.VizTooltipOptions:
+    return cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+
+
+def threshold_lines() -> cb.GraphThresholdsStyleConfig:
+    return cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED)
+
+
+def datasource_variable() -> db.DatasourceVariable:
+    return (
+        db.DatasourceVariable(conventions.DATASOURCE_VARIABLE)
+        .label("Data source")
+        .type("prometheus")
+    )
+
+
+def dashboard_links() -> db.DashboardLink:
+    """A dropdown of every promspec dashboard, found by tag, so new services appear."""
+    return (
+        db.DashboardLink("promspec dashboards")
+        .type(dm.DashboardLinkType.DASHBOARDS)
+        .tags([conventions.DASHBOARD_TAG])
+        .as_dropdown(True)
+        .include_vars(True)
+        .keep_time(False)
+    )
+
+
+@dataclass
+class PanelIds:
+    """Panel ids in build order, so they are stable for the same spec."""
+
+    last: int = 0
+    titles: dict[int, str] = field(default_factory=dict)
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+def _encoder() -> JSONEncoder:
+    return JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def encode(dashboard: dm.Dashboard) -> str:
+    """Sorted keys, two-space indent, trailing newline; proven to decode to itself."""
+    text = _encoder().encode(dashboard) + "\n"
+    if roundtrip(text) != text:
+        raise DashboardError(f"dashboard {dashboard.uid} does not decode back to itself")
+    return text
+
+
+def roundtrip(text: str) -> str:
+    """Decode with the SDK's Dashboard.from_json, encode again."""
+    register_default_plugins()  # panel options and queries decode to their own types
+    data: dict[str, Any] = json.loads(text)
+    return _encoder().encode(dm.Dashboard.from_json(data)) + "\n"
