@@ -54,6 +54,7 @@ def test_example_compiles_and_promtool_accepts_it(index: int, tmp_path: Path) ->
         path = tmp_path / "out" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-        files.append(str(path))
+        if rel.endswith(".rules.yml"):
+            files.append(str(path))
     check = subprocess.run(["promtool", "check", "rules", *files], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
