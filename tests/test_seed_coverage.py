@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from conftest import ROOT
@@ -54,15 +55,13 @@ def parse_refs(text: str) -> list[Ref]:
             m = RULE_REF.match(item)
             assert m, f"seed-coverage.md:{lineno}: cannot read rule reference `{item}`"
             labels = tuple(
-                tuple(pair.split("=", 1))  # type: ignore[misc]
-                for pair in (m.group(2) or "").split(",")
-                if pair
+                tuple(pair.split("=", 1)) for pair in (m.group(2) or "").split(",") if pair
             )
             refs.append(Ref(seed, cells[1], m.group(1), labels, lineno))
     return refs
 
 
-def load_rules(service: str) -> list[dict[str, object]]:
+def load_rules(service: str) -> list[dict[str, Any]]:
     path = OUT / f"{service}.rules.yml"
     if not path.is_file():
         return []
@@ -70,7 +69,7 @@ def load_rules(service: str) -> list[dict[str, object]]:
     return [rule for group in data["groups"] for rule in group["rules"]]
 
 
-def missing(refs: list[Ref], rules_of: dict[str, list[dict[str, object]]]) -> list[str]:
+def missing(refs: list[Ref], rules_of: dict[str, list[dict[str, Any]]]) -> list[str]:
     """References no generated rule of that service satisfies (name and labels)."""
     problems = []
     for ref in refs:
@@ -78,8 +77,8 @@ def missing(refs: list[Ref], rules_of: dict[str, list[dict[str, object]]]) -> li
         wanted = dict(ref.labels)
         found = any(
             rule.get(key) == ref.name
-            and rule.get("labels", {}).get("service") == ref.service  # type: ignore[union-attr]
-            and all(rule.get("labels", {}).get(k) == v for k, v in wanted.items())  # type: ignore[union-attr]
+            and rule.get("labels", {}).get("service") == ref.service
+            and all(rule.get("labels", {}).get(k) == v for k, v in wanted.items())
             for rule in rules_of.get(ref.service, [])
         )
         if not found:
