@@ -43,19 +43,6 @@ TIER_KEYS = ("page_fast", "page_slow", "ticket_fast", "ticket_slow")
 BUDGET_KEYS = ("budget_low", "budget_exhausted")
 
 
-def _has_levels(raw: dict[str, Any]) -> bool:
-    return any(s in raw for s in SEVERITIES)
-
-
-def _without_levels(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k not in SEVERITIES}
-
-
-def _inherited(defaults: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    """Levels come as a set: an item that sets any level replaces the inherited ones."""
-    return _without_levels(defaults) if _has_levels(raw) else defaults
-
-
 class _Invalid(Exception):
     """A problem already recorded; stop building this item."""
 
@@ -342,11 +329,13 @@ class Builder:
     def _levels(
         self, raw: dict[str, Any], path: Path_, convert: Any, descending: bool
     ) -> tuple[Level, ...]:
-        """info/warning/critical levels, which must get stricter with severity."""
+        """info/warning/critical levels, which must get stricter with severity.
+
+        Levels merge with inherited ones key by key; `false` drops an inherited level."""
         levels = [
             Level(cast(Severity, s), convert(raw[s], (*path, s)))
             for s in reversed(SEVERITIES)
-            if s in raw
+            if raw.get(s, False) is not False
         ]
         if not levels:
             raise self.fail(path, "set at least one of warning or critical (or info)")
@@ -367,7 +356,7 @@ class Builder:
             if preset is None:
                 known = ", ".join(sorted(self.defaults["presets"])) or "none defined"
                 raise self.fail((*path, "use"), f"unknown preset '{raw['use']}' (presets: {known})")
-            raw = merge(_inherited(preset, raw), raw)
+            raw = merge(preset, raw)
         if ("expr" in raw) == ("quantile" in raw):
             raise self.fail(path, "a threshold needs exactly one of expr or quantile")
         unit = raw.get("unit", "seconds" if "quantile" in raw else "none")
@@ -403,7 +392,7 @@ class Builder:
             if isinstance(limit_raw, int | float)
             else self.expr(limit_raw, (*path, "limit"))
         )
-        headroom_raw = raw.get("headroom") or d["headroom"]
+        headroom_raw = merge(d["headroom"], raw.get("headroom", {}))
         headroom = self._levels(
             headroom_raw, (*path, "headroom"), lambda v, p: float(v), descending=True
         )
@@ -428,7 +417,7 @@ class Builder:
         )
 
     def _freshness(self, raw: dict[str, Any], path: Path_) -> Freshness:
-        merged = merge(_inherited(self.defaults["freshness"], raw), raw)
+        merged = merge(self.defaults["freshness"], raw)
         return Freshness(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
@@ -436,7 +425,7 @@ class Builder:
         )
 
     def _expiry(self, raw: dict[str, Any], path: Path_) -> Expiry:
-        merged = merge(_inherited(self.defaults["expiry"], raw), raw)
+        merged = merge(self.defaults["expiry"], raw)
         return Expiry(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
