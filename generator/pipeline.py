@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import check, conventions, plan, render
+from generator import check, conventions, plan, proofs, render
 from generator.build import Builder
 from generator.errors import Problem, SpecError
 from generator.inherit import effective_defaults
@@ -175,6 +175,10 @@ def compile_specs(
         data = render.render_rules(env, service, plans)
         text = render.dump(data, service.source)
         result.files[conventions.rules_path(service.name)] = text.encode("utf-8")
+        # The promtool tests proving these rules (out/tests/), derived from the same data.
+        for test_file in proofs.test_files(service, plans, data):
+            rendered = proofs.render_file(env, service, test_file)
+            result.files[test_file.path] = rendered.encode("utf-8")
     if problems:
         raise SpecError(problems)
     if use_promtool and check.promtool() is not None:
