@@ -19,7 +19,7 @@ def test_generate_then_check_is_clean(tmp_path: Path) -> None:
     copy_fixtures(tmp_path)
     result = run_cli("generate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "1 services, 1 files written in out" in result.stdout
+    assert "1 services, 3 files written in out" in result.stdout
     assert (tmp_path / "out" / "prometheus" / "checkout-api.rules.yml").is_file()
     check = run_cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
@@ -57,7 +57,11 @@ def test_generate_replaces_out_as_a_whole(tmp_path: Path) -> None:
     stray.parent.mkdir(parents=True)
     stray.write_text("groups: []\n")
     assert run_cli("generate", cwd=tmp_path).returncode == 0
-    assert sorted(tree_hashes(tmp_path / "out")) == ["prometheus/checkout-api.rules.yml"]
+    assert sorted(tree_hashes(tmp_path / "out")) == [
+        "prometheus/checkout-api.rules.yml",
+        "tests/checkout-api.long.test.yml",
+        "tests/checkout-api.test.yml",
+    ]
     leftovers = [p.name for p in tmp_path.iterdir() if "promspec-new" in p.name]
     assert leftovers == []
 
@@ -75,6 +79,8 @@ def test_several_services_per_file_and_duplicates_across_files(tmp_path: Path) -
     assert sorted(tree_hashes(tmp_path / "out")) == [
         "prometheus/one.rules.yml",
         "prometheus/two.rules.yml",
+        "tests/one.test.yml",
+        "tests/two.test.yml",
     ]
     (specs / "b.yaml").write_text(base.format(name="two"))
     result = run_cli("generate", cwd=tmp_path)
@@ -106,7 +112,7 @@ def test_schema_is_json_with_descriptions() -> None:
 
 
 def test_help_is_useful() -> None:
-    for command in ("generate", "validate", "check", "schema"):
+    for command in ("generate", "validate", "check", "schema", "test"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "Usage:" in result.stdout
