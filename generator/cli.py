@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from generator import __version__, check, pipeline, runtests, write
-from generator.errors import EXIT_INVALID, EXIT_TOOL, SpecError, ToolError
+from generator import __version__, check, explain, pipeline, runtests, write
+from generator.errors import EXIT_INVALID, EXIT_TOOL, EXIT_USAGE, SpecError, ToolError
 from generator.validate import schema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,6 +220,32 @@ def test_cmd(
             EXIT_INVALID,
         )
     click.echo(f"promspec: {len(outcomes)} services proven by promtool test rules")
+
+
+@main.command(name="explain")
+@click.argument("service", required=False)
+@click.option(
+    "--specs",
+    "specs_dir",
+    default=Path("specs"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Spec files or directory.",
+)
+@DEFAULTS_OPT
+@reports_errors
+def explain_cmd(service: str | None, specs_dir: Path, defaults: Path | None) -> None:
+    """Print the alert catalogue (Markdown) of every service, or of SERVICE only.
+
+    What fires each alert, the error budget it means, and how long it takes to fire at
+    100% errors and at its threshold. `promspec explain > docs/alerts.md` keeps the docs.
+    """
+    result = pipeline.compile_specs([specs_dir], defaults_file=defaults, use_promtool=False)
+    services = [s for s in result.services if service in (None, s.name)]
+    if not services:
+        known = ", ".join(s.name for s in result.services)
+        _fail(f"promspec: no service '{service}' in {specs_dir} (services: {known})", EXIT_USAGE)
+    click.echo(explain.markdown(services, result.plans), nl=False)
 
 
 @main.command(name="schema")
