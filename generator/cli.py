@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from generator import __version__, check, pipeline, write
-from generator.errors import EXIT_INVALID, EXIT_TOOL, SpecError, ToolError
+from generator import __version__, check, explain, pipeline, runtests, write
+from generator.errors import EXIT_INVALID, EXIT_TOOL, EXIT_USAGE, SpecError, ToolError
 from generator.validate import schema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,6 +181,71 @@ def check_cmd(
             f"promspec: {out} is stale; run `make generate` (or `promspec generate`)", EXIT_INVALID
         )
     click.echo(f"promspec: {out} is up to date ({len(result.files)} files)")
+
+
+@main.command(name="test")
+@SPECS_ARG
+@DEFAULTS_OPT
+@TEMPLATES_OPT
+@click.option("-v", "--verbose", is_flag=True, help="Print promtool's whole report on failure.")
+@reports_errors
+def test_cmd(
+    specs: tuple[Path, ...], defaults: Path | None, templates: Path | None, verbose: bool
+) -> None:
+    """Prove the alerts of SPECS with `promtool test rules`; one line per service.
+
+    Runs the generated tests (out/tests/) on freshly compiled rules, and the hand-written
+    tests kept next to a spec as <service>.test.yml. Exit 1 when any test fails.
+    """
+    result = pipeline.compile_specs(_specs(specs), defaults_file=defaults, templates=templates)
+    outcomes = runtests.run(result)
+    for o in outcomes:
+        took = f"{o.files} files, {o.seconds:.0f}s"
+        if o.ok:
+            click.echo(f"ok    {o.service} ({took})")
+            continue
+        first = o.failures[0].splitlines()
+        where = next(
+            (ln.strip() for ln in first if ln.strip().startswith(("name:", "alertname:", "expr:"))),
+            first[-1],
+        )
+        click.echo(f"FAIL  {o.service} ({took}): {where}")
+        if verbose:
+            for report in o.failures:
+                click.echo(report, err=True)
+    failed = [o.service for o in outcomes if not o.ok]
+    if failed:
+        _fail(
+            f"promspec: alerts not proven for {', '.join(failed)} (run with -v for details)",
+            EXIT_INVALID,
+        )
+    click.echo(f"promspec: {len(outcomes)} services proven by promtool test rules")
+
+
+@main.command(name="explain")
+@click.argument("service", required=False)
+@click.option(
+    "--specs",
+    "specs_dir",
+    default=Path("specs"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Spec files or directory.",
+)
+@DEFAULTS_OPT
+@reports_errors
+def explain_cmd(service: str | None, specs_dir: Path, defaults: Path | None) -> None:
+    """Print the alert catalogue (Markdown) of every service, or of SERVICE only.
+
+    What fires each alert, the error budget it means, and how long it takes to fire at
+    100% errors and at its threshold. `promspec explain > docs/alerts.md` keeps the docs.
+    """
+    result = pipeline.compile_specs([specs_dir], defaults_file=defaults, use_promtool=False)
+    services = [s for s in result.services if service in (None, s.name)]
+    if not services:
+        known = ", ".join(s.name for s in result.services)
+        _fail(f"promspec: no service '{service}' in {specs_dir} (services: {known})", EXIT_USAGE)
+    click.echo(explain.markdown(services, result.plans), nl=False)
 
 
 @main.command(name="schema")

@@ -104,3 +104,17 @@ def dashboard_path(service: str) -> str:
 def dashboard_url(base: str, uid: str, panel_id: int | None = None) -> str:
     url = f"{base.rstrip('/')}/d/{uid}"
     return url if panel_id is None else f"{url}?viewPanel={panel_id}"
+
+# promtool unit tests proving the rules: evaluated at 30s (page tiers, checks) and at 5m
+# (tiers with windows over 6h, whose scenarios span days), as the rule groups are.
+def tests_path(service: str) -> str:
+    return f"tests/{service}.test.yml"
+
+
+def long_tests_path(service: str) -> str:
+    return f"tests/{service}.long.test.yml"
+
+
+def user_tests_path(spec: str, service: str) -> str:
+    """Hand-written tests a user keeps next to the spec: specs/<service>.test.yml."""
+    return f"{spec.rsplit('/', 1)[0] + '/' if '/' in spec else ''}{service}.test.yml"

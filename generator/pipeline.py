@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import check, conventions, dashboards, plan, render
+from generator import check, conventions, dashboards, plan, proofs, render
 from generator import dashboards_overview as overview
 from generator.build import Builder
 from generator.errors import Problem, SpecError
@@ -193,6 +193,10 @@ def compile_specs(
                     f"({conventions.OVERVIEW_PATH}); rename the service"
                 )
             )
+        # The promtool tests proving these rules (out/tests/), derived from the same data.
+        for test_file in proofs.test_files(service, plans, data):
+            rendered = proofs.render_file(env, service, test_file)
+            result.files[test_file.path] = rendered.encode("utf-8")
     if problems:
         raise SpecError(problems)
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(

@@ -120,3 +120,19 @@ def plan_service(service: Service) -> tuple[list[SLOPlan], list[Finding]]:
         plans.append(plan)
         findings.extend(found)
     return plans, findings
+
+
+def slowest_detection(tier: TierPlan) -> float:
+    """Seconds to fire for a burn just above the tier's factor: the long window fills up."""
+    return tier.tier.long_window + tier.tier.for_
+
+
+def budget_alert_time(
+    consumed_percent: float, error_ratio: float, error_budget: float, period: float, for_: float
+) -> float | None:
+    """Seconds from the start of a constant error ratio (after a clean period) until the
+    budget alert at `consumed_percent` fires; None when that ratio never spends so much."""
+    spent_share = consumed_percent / 100 * error_budget * period
+    if error_ratio * period < spent_share - 1e-12 or error_ratio <= 0:
+        return None
+    return spent_share / error_ratio + for_

@@ -23,7 +23,7 @@ if command -v apt-get >/dev/null 2>&1; then
   $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   # The package may start a service on install; tests start their own server.
   if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus >/dev/null 2>&1 || true; fi
-  command -v promtool >/dev/null 2>&1 && exit 0
+  command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && exit 0
 fi
 
 echo "promtool is missing and cannot be installed here: install Prometheus 2.x" \

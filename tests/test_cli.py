@@ -19,8 +19,8 @@ def test_generate_then_check_is_clean(tmp_path: Path) -> None:
     copy_fixtures(tmp_path)
     result = run_cli("generate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    # rules and dashboard of the service, the overview and the provisioning file
-    assert "1 services, 4 files written in out" in result.stdout
+    # rules, dashboard and two test files of the service, the overview and provisioning
+    assert "1 services, 6 files written in out" in result.stdout
     assert (tmp_path / "out" / "prometheus" / "checkout-api.rules.yml").is_file()
     check = run_cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
@@ -64,6 +64,8 @@ def test_generate_replaces_out_as_a_whole(tmp_path: Path) -> None:
         "grafana/overview.json",
         "grafana/provisioning.yaml",
         "prometheus/checkout-api.rules.yml",
+        "tests/checkout-api.long.test.yml",
+        "tests/checkout-api.test.yml",
     ]
     leftovers = [p.name for p in tmp_path.iterdir() if "promspec-new" in p.name]
     assert leftovers == []
@@ -86,6 +88,8 @@ def test_several_services_per_file_and_duplicates_across_files(tmp_path: Path) -
         "grafana/two.json",
         "prometheus/one.rules.yml",
         "prometheus/two.rules.yml",
+        "tests/one.test.yml",
+        "tests/two.test.yml",
     ]
     (specs / "b.yaml").write_text(base.format(name="two"))
     result = run_cli("generate", cwd=tmp_path)
@@ -117,7 +121,7 @@ def test_schema_is_json_with_descriptions() -> None:
 
 
 def test_help_is_useful() -> None:
-    for command in ("generate", "validate", "check", "schema"):
+    for command in ("generate", "validate", "check", "schema", "test"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "Usage:" in result.stdout

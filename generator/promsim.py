@@ -1,0 +1,183 @@
+"""How Prometheus 2.42 evaluates promspec's SLO rules on synthetic input: a pure model.
+
+The scenario generator uses it to predict, tick by tick, every recorded ratio and which
+burn-rate and budget alerts fire, so the generated promtool tests can assert exact alert
+sets and annotation values. The model follows the rules in templates/rules_slo.yml.j2:
+the SLI is read over the 5m base window (rate() with Prometheus' extrapolation for
+counters; count/sum_over_time for 0/1 gauges); every longer window is the event-weighted
+sum over the recorded 5m rates, ranges inclusive at both ends as in Prometheus 2.x; `for`
+counts from the first evaluation at which the condition held. promtool evaluates every
+group at each tick (it ignores group `interval:`), and so does this model.
+
+Input: one evaluation tick per sample (step seconds), and per tick the events counted
+since the previous tick (`events`) and the share of them that failed (`bad`). For a
+gauge SLI, each sample's value is 1 - bad (the share of probes that succeeded).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from itertools import accumulate
+
+from generator.conventions import BASE_WINDOW_SECONDS
+from generator.plan import ZERO_TRAFFIC_FLOOR, SLOPlan
+
+
+@dataclass(frozen=True)
+class Traffic:
+    step: float  # seconds between samples and between evaluations
+    events: tuple[float, ...]  # events per tick (counters); ignored for gauges
+    bad: tuple[float, ...]  # failed share per tick, 0..1
+    gauge: bool = False
+
+    @property
+    def ticks(self) -> int:
+        return len(self.bad)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    firing: tuple[bool, ...]
+    value: tuple[float | None, ...]  # the alert expression's value, when it has one
+
+
+def extrapolated_rate(points: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """rate() over counter samples (t, v) within [start, end], as Prometheus 2.42 computes it."""
+    if len(points) < 2:
+        return None
+    first_t, first_v = points[0]
+    last_t, last_v = points[-1]
+    result = last_v - first_v
+    to_start, to_end = first_t - start, end - last_t
+    sampled = last_t - first_t
+    average = sampled / (len(points) - 1)
+    if result > 0 and first_v >= 0:
+        to_start = min(to_start, sampled * (first_v / result))
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    return result * (interval / sampled) / (end - start)
+
+
+class SLOModel:
+    """The recorded SLI series of one SLO under one traffic shape."""
+
+    def __init__(self, traffic: Traffic) -> None:
+        self.t = traffic
+        n, step = traffic.ticks, traffic.step
+        self.times = [k * step for k in range(n)]
+        total: list[float | None] = []
+        errors: list[float | None] = []
+        if traffic.gauge:
+            good = [1 - b for b in traffic.bad]
+            for k in range(n):
+                lo = self._first_tick(self.times[k] - BASE_WINDOW_SECONDS)
+                count, ok = k - lo + 1, sum(good[lo : k + 1])
+                total.append(count / BASE_WINDOW_SECONDS)
+                errors.append(count / BASE_WINDOW_SECONDS - ok / BASE_WINDOW_SECONDS)
+        else:
+            # Counters: tick k holds the events since tick k-1 (none at tick 0).
+            inc = [0.0, *traffic.events[1:]]
+            bad_inc = [0.0] + [
+                e * b for e, b in zip(traffic.events[1:], traffic.bad[1:], strict=True)
+            ]
+            tot_c = list(accumulate(inc))
+            bad_c = list(accumulate(bad_inc))
+            for k in range(n):
+                end = self.times[k]
+                lo = self._first_tick(end - BASE_WINDOW_SECONDS)
+                tot_pts = [(self.times[j], tot_c[j]) for j in range(lo, k + 1)]
+                bad_pts = [(self.times[j], bad_c[j]) for j in range(lo, k + 1)]
+                start = end - BASE_WINDOW_SECONDS
+                total.append(extrapolated_rate(tot_pts, start, end))
+                errors.append(extrapolated_rate(bad_pts, start, end))
+        self.total = total
+        self.errors = errors
+        present = [v is not None for v in total]
+        self._sum_tot = list(accumulate((v or 0.0) for v in total))
+        self._sum_err = list(accumulate((v or 0.0) for v in errors))
+        self._count = list(accumulate(int(p) for p in present))
+
+    def _first_tick(self, start: float) -> int:
+        """Index of the first tick at or after `start` (ranges include their start)."""
+        return max(0, bisect.bisect_left(self.times, start - 1e-9))
+
+    def _window(self, k: int, window: float) -> tuple[float, float, int]:
+        lo = self._first_tick(self.times[k] - window)
+        before = lo - 1
+        err = self._sum_err[k] - (self._sum_err[before] if before >= 0 else 0.0)
+        tot = self._sum_tot[k] - (self._sum_tot[before] if before >= 0 else 0.0)
+        cnt = self._count[k] - (self._count[before] if before >= 0 else 0)
+        return err, tot, cnt
+
+    def error_ratio(self, k: int, window: float) -> float | None:
+        """slo:sli_error:ratio_rate<window> at tick k (None: no recorded sample yet)."""
+        if window == BASE_WINDOW_SECONDS:
+            tot, err = self.total[k], self.errors[k]
+            if tot is None or err is None:
+                return None
+            return err / max(tot, ZERO_TRAFFIC_FLOOR)
+        err, tot, cnt = self._window(k, window)
+        if cnt == 0:
+            return None
+        return err / max(tot, ZERO_TRAFFIC_FLOOR)
+
+    def events_in(self, k: int, window: float) -> float | None:
+        """avg_over_time(slo:sli_total:rate5m[window]) * window."""
+        _, tot, cnt = self._window(k, window)
+        return None if cnt == 0 else tot / cnt * window
+
+
+def hold(condition: list[bool], times: list[float], for_: float) -> tuple[bool, ...]:
+    """Firing per tick: the condition held at every evaluation for at least `for_`."""
+    out, since = [], None
+    for ok, t in zip(condition, times, strict=True):
+        since = (since if since is not None else t) if ok else None
+        out.append(since is not None and t - since >= for_ - 1e-9)
+    return tuple(out)
+
+
+def tier_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
+    """One AlertState per tier of the plan, in plan order."""
+    states = []
+    budget = plan.error_budget
+    for tp in plan.tiers:
+        tier = tp.tier
+        cond: list[bool] = []
+        values: list[float | None] = []
+        for k in range(len(model.times)):
+            long = model.error_ratio(k, tier.long_window)
+            short = model.error_ratio(k, tier.short_window)
+            burn_long = None if long is None else long / budget
+            burn_short = None if short is None else short / budget
+            ok = (
+                burn_long is not None
+                and burn_short is not None
+                and burn_long > tp.factor
+                and burn_short > tp.factor
+            )
+            traffic = plan.slo.alerting.min_traffic
+            if ok and traffic:
+                events = model.events_in(k, tier.long_window)
+                ok = events is not None and events >= traffic
+            cond.append(ok)
+            values.append(burn_long)
+        states.append(AlertState(hold(cond, model.times, tier.for_), tuple(values)))
+    return states
+
+
+def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
+    """One AlertState per budget alert (low, exhausted) of the SLO, in policy order."""
+    states = []
+    for b in plan.slo.alerting.budget_alerts:
+        level = round(1 - b.consumed_percent / 100, 12)
+        cond, values = [], []
+        for k in range(len(model.times)):
+            ratio = model.error_ratio(k, plan.slo.period)
+            remaining = None if ratio is None else 1 - ratio / plan.error_budget
+            cond.append(remaining is not None and remaining <= level)
+            values.append(remaining)
+        states.append(AlertState(hold(cond, model.times, b.for_), tuple(values)))
+    return states

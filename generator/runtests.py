@@ -1,0 +1,84 @@
+"""`promspec test`: run promtool's unit tests on the generated tests and the user's own.
+
+The compiled rules and tests are written to a temporary tree shaped like out/, so the
+tests prove what the specs compile to now, not a stale out/. Hand-written tests kept next
+to a spec (specs/<service>.test.yml) are copied beside the generated ones and name the
+rules the same way: `../prometheus/<service>.rules.yml`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import check, conventions
+from generator.errors import ToolError
+from generator.pipeline import Result
+
+TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class Outcome:
+    service: str
+    files: int
+    seconds: float
+    failures: tuple[str, ...]  # promtool's report, one entry per failing file
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _run(tool: str, path: Path) -> tuple[float, str | None]:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [tool, "test", "rules", path.name],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT,
+    )
+    took = time.monotonic() - start
+    return took, None if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()
+
+
+def run(result: Result) -> list[Outcome]:
+    tool = check.promtool()
+    if tool is None:
+        raise ToolError(check.PROMTOOL_HINT)
+    with tempfile.TemporaryDirectory(prefix="promspec-test-") as tmp:
+        root = Path(tmp)
+        for rel, content in result.files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(content)
+        jobs: dict[str, list[Path]] = {}
+        for service in result.services:
+            paths = [root / conventions.tests_path(service.name)]
+            long = root / conventions.long_tests_path(service.name)
+            if long.is_file():
+                paths.append(long)
+            own = Path(conventions.user_tests_path(service.source, service.name))
+            if own.is_file():
+                target = root / "tests" / f"{service.name}.user.test.yml"
+                target.write_bytes(own.read_bytes())
+                paths.append(target)
+            jobs[service.name] = [p for p in paths if p.is_file()]
+        flat = [(name, p) for name, paths in jobs.items() for p in paths]
+        workers = max(1, min(len(flat), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(lambda item: _run(tool, item[1]), flat))
+    outcomes = []
+    for name, paths in jobs.items():
+        mine = [d for (n, _), d in zip(flat, done, strict=True) if n == name]
+        failures = tuple(
+            f"{p.name}: {report}" for p, (_, report) in zip(paths, mine, strict=True) if report
+        )
+        outcomes.append(Outcome(name, len(paths), max((s for s, _ in mine), default=0.0), failures))
+    return outcomes

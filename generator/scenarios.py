@@ -1,0 +1,410 @@
+"""Scenarios that prove each SLO alert fires when it should and stays silent otherwise.
+
+Pure: from a service's plans and its rendered rules to test data (generator/proofdata.py).
+Every expectation comes from the model in generator/promsim.py, and the designer checks
+the model against the plan's math before it writes anything: a tier must not fire before
+`detection_time` and must fire within one base window (5m, the rate() ramp) and one
+evaluation after it. Two files per service, because promtool evaluates every rule group
+at the file's `evaluation_interval`:
+  fast (30s, like slo-fast): page tiers, budget, no-data and zero-traffic scenarios;
+  long (5m, like slo-slow):  tiers with windows over 6h, whose scenarios span days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generator import conventions, promsim, promtemplate
+from generator.conventions import BASE_WINDOW_SECONDS
+from generator.model import GaugeIndicator, LatencyIndicator, RatioIndicator, Service
+from generator.plan import FAST_WINDOW_LIMIT, SLOPlan, TierPlan
+from generator.proofdata import (
+    AlertCheck,
+    ExpectedAlert,
+    ExprCheck,
+    InputSeries,
+    RuleInfo,
+    Scenario,
+)
+from generator.series import SYNTHETIC_VALUE, Unsupported, expanding, matches, satisfy, series_text
+from generator.units import format_le, format_number, human_duration
+
+FAST_STEP = 30.0
+LONG_STEP = 300.0
+EVENTS_PER_STEP = 100.0  # enough for any min_traffic guard over a 5m window and up
+ABOVE = 1.25  # "at the tier's burn rate": a quarter above its factor, so it must fire
+BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
+SUSTAINABLE_BELOW_ONE = 0.99  # the 1x scenario when a tier's factor is exactly 1
+LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
+
+
+class DesignError(AssertionError):
+    """The model disagrees with the plan's math: a bug in promspec, never in a spec."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Failed share per tick, with traffic on or off."""
+
+    bad: tuple[float, ...]
+    events: float = EVENTS_PER_STEP
+
+    @staticmethod
+    def steps(step: float, *parts: tuple[float, float]) -> Shape:
+        """(duration, failed share) parts, back to back; tick 0 included."""
+        bad: list[float] = [parts[0][1]]
+        for duration, share in parts:
+            bad.extend([share] * round(duration / step))
+        return Shape(tuple(bad))
+
+
+def is_long(tp: TierPlan) -> bool:
+    return tp.tier.long_window > FAST_WINDOW_LIMIT
+
+
+def tick_at_or_after(seconds: float, step: float) -> int:
+    return math.ceil(seconds / step - 1e-9)
+
+
+class SLOScenarios:
+    """The scenarios of one SLO, for one file (fast or long)."""
+
+    def __init__(self, service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool):
+        self.service, self.plan, self.slo, self.long = service, plan, plan.slo, long
+        self.step = LONG_STEP if long else FAST_STEP
+        self.tiers = [tp for tp in plan.tiers if is_long(tp) == long]
+        self.burn_alert = conventions.slo_alert(service.name, self.slo.name, "ErrorBudgetBurn")
+        self.group_labels = {g: SYNTHETIC_VALUE for g in self.slo.group_by}
+        self.rules = rules
+        self.tier_rules = [self._rule(self.burn_alert, burn_tier=tp.tier.key) for tp in plan.tiers]
+
+    # -- rules and expected alerts -------------------------------------------------
+    def _rule(self, alert: str, **labels: str) -> RuleInfo:
+        for r in self.rules:
+            if r.alert == alert and all(r.labels.get(k) == v for k, v in labels.items()):
+                return r
+        raise DesignError(f"no rendered rule {alert} {labels}")
+
+    def series_labels(self) -> dict[str, str]:
+        return {
+            conventions.SERVICE_LABEL: self.service.name,
+            conventions.SLO_LABEL: self.slo.name,
+            **self.group_labels,
+        }
+
+    def expected(self, rule: RuleInfo, value: float | None, base: dict[str, str]) -> ExpectedAlert:
+        labels = {**base, **rule.labels, "alertname": rule.alert}
+        labels.pop("alertname")
+        notes = {}
+        for key, text in rule.annotations.items():
+            if value is None:
+                notes[key] = promtemplate.expand(text, math.nan) if "$value" in text else text
+            else:
+                notes[key] = promtemplate.expand(text, value)
+        return ExpectedAlert(tuple(sorted(labels.items())), tuple(sorted(notes.items())))
+
+    def stable(self, rule: RuleInfo, value: float | None) -> bool:
+        if value is None:
+            return True
+        return all(promtemplate.is_stable(t, value) for t in rule.annotations.values())
+
+    # -- input series ----------------------------------------------------------------
+    def inputs(self, shape: Shape) -> tuple[InputSeries, ...]:
+        """Series for this SLO's indicator carrying the shape's traffic."""
+        ind = self.slo.indicator
+        n = len(shape.bad)
+        if isinstance(ind, GaugeIndicator):
+            labels = satisfy(ind.metric.matchers, self.group_labels)
+            good = [round(1 - b, 9) for b in shape.bad]
+            return (InputSeries(series_text(ind.metric.metric, labels), expanding(good)),)
+        total = [shape.events * k for k in range(n)]
+        bad = [0.0]
+        for k in range(1, n):
+            bad.append(bad[-1] + round(shape.events * shape.bad[k], 9))
+        good = [t - b for t, b in zip(total, bad, strict=True)]
+        if isinstance(ind, LatencyIndicator):
+            h = ind.histogram
+            labels = satisfy(h.matchers, self.group_labels)
+            le = {**labels, "le": format_le(ind.threshold)}
+            return (
+                InputSeries(series_text(h.metric + "_count", labels), expanding(total)),
+                InputSeries(series_text(h.metric + "_bucket", le), expanding(good)),
+            )
+        assert isinstance(ind, RatioIndicator)
+        part = ind.errors or ind.good
+        assert part is not None
+        part_values = bad if ind.errors else good
+        rest_values = good if ind.errors else bad
+        part_labels = satisfy((*ind.total.matchers, *part.matchers), self.group_labels)
+        if part.metric != ind.total.metric:
+            total_labels = satisfy(ind.total.matchers, self.group_labels)
+            return (
+                InputSeries(series_text(ind.total.metric, total_labels), expanding(total)),
+                InputSeries(series_text(part.metric, part_labels), expanding(part_values)),
+            )
+        rest_labels = satisfy(ind.total.matchers, self.group_labels)
+        if matches(rest_labels, part.matchers):
+            raise Unsupported(
+                f"cannot build a series that {ind.total.text()} selects and {part.text()} does not"
+            )
+        return (
+            InputSeries(series_text(part.metric, part_labels), expanding(part_values)),
+            InputSeries(series_text(ind.total.metric, rest_labels), expanding(rest_values)),
+        )
+
+    def model(self, shape: Shape) -> promsim.SLOModel:
+        events = tuple([shape.events] * len(shape.bad))
+        gauge = isinstance(self.slo.indicator, GaugeIndicator)
+        return promsim.SLOModel(promsim.Traffic(self.step, events, shape.bad, gauge))
+
+    # -- checks --------------------------------------------------------------------
+    def burn_check(self, k: int, states: list[promsim.AlertState]) -> AlertCheck | None:
+        """The exact set of burn alerts firing at tick k; None when a value is ambiguous."""
+        alerts = []
+        for rule, state in zip(self.tier_rules, states, strict=True):
+            if not state.firing[k]:
+                continue
+            value = state.value[k]
+            if not self.stable(rule, value):
+                return None
+            alerts.append(self.expected(rule, value, self.series_labels()))
+        return AlertCheck(k * self.step, self.burn_alert, tuple(sorted(alerts, key=repr)))
+
+    def stable_burn_check(
+        self, k: int, states: list[promsim.AlertState], want: int | None, quiet: int | None
+    ) -> AlertCheck:
+        """burn_check at tick k or a few ticks later, where every $value renders stably.
+
+        `want`/`quiet`: the index of a tier that must be firing / silent there."""
+        for tick in range(k, min(k + 10, len(states[0].firing))):
+            if want is not None and not states[want].firing[tick]:
+                break
+            if quiet is not None and states[quiet].firing[tick]:
+                break
+            check = self.burn_check(tick, states)
+            if check is not None:
+                return check
+        raise DesignError(f"no stable evaluation time near tick {k} for {self.burn_alert}")
+
+    # -- scenarios -------------------------------------------------------------------
+    def name(self, what: str) -> str:
+        return f"{self.slo.name}: {what}"
+
+    def detection(self, tp: TierPlan) -> Scenario:
+        """Good traffic for a long window, then a burn a quarter above the tier's factor."""
+        i = self.plan.tiers.index(tp)
+        tier, budget = tp.tier, self.plan.error_budget
+        ratio = min(tp.factor * ABOVE * budget, (1 + tp.factor * budget) / 2)
+        detect = tp.detection_time(ratio, budget)
+        assert detect is not None
+        onset = tier.long_window
+        lag = BASE_WINDOW_SECONDS + self.step
+        end = onset + detect + lag + 10 * self.step
+        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, ratio))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        quiet_k = tick_at_or_after(onset + detect, self.step) - 1
+        fire_k = tick_at_or_after(onset + detect + lag, self.step)
+        first = next((k for k, f in enumerate(states[i].firing) if f), None)
+        if first is None or not quiet_k < first <= fire_k:
+            raise DesignError(
+                f"{self.burn_alert} {tier.key}: model fires at tick {first}, "
+                f"the math says in ({quiet_k}, {fire_k}]"
+            )
+        burn = format_number(round(ratio / budget, 4))
+        return Scenario(
+            self.name(
+                f"{tier.key} fires within {human_duration(detect + lag)} of a {burn}x burn "
+                f"(math: {human_duration(detect)})"
+            ),
+            self.step,
+            self.inputs(shape),
+            (
+                self.stable_burn_check(quiet_k, states, None, i),
+                self.stable_burn_check(fire_k, states, i, None),
+            ),
+        )
+
+    def outage(self) -> Scenario:
+        """Good traffic for the longest window, then every event fails."""
+        onset = max(tp.tier.long_window for tp in self.tiers)
+        budget = self.plan.error_budget
+        lag = BASE_WINDOW_SECONDS + self.step
+        fire_at = {}
+        for tp in self.tiers:
+            detect = tp.detection_time(1.0, budget)
+            assert detect is not None
+            fire_at[self.plan.tiers.index(tp)] = tick_at_or_after(onset + detect + lag, self.step)
+        end = max(fire_at.values()) * self.step + self.step
+        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, 1.0))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        checks = []
+        for i, k in sorted(fire_at.items(), key=lambda item: item[1]):
+            if not states[i].firing[k]:
+                raise DesignError(
+                    f"{self.burn_alert} {self.plan.tiers[i].tier.key}: no outage page"
+                )
+            checks.append(self.stable_burn_check(k, states, i, None))
+        keys = ", ".join(tp.tier.key for tp in self.tiers)
+        return Scenario(
+            self.name(f"total outage fires {keys}"), self.step, self.inputs(shape), tuple(checks)
+        )
+
+    def steady(self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]) -> Scenario:
+        """A constant burn from the start, checked across every long window and `for`."""
+        ratio = burn * self.plan.error_budget
+        longest = max(tp.tier.long_window + tp.tier.for_ for tp in self.tiers)
+        end = longest + BASE_WINDOW_SECONDS + 2 * self.step
+        shape = Shape.steps(self.step, (end, ratio))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        silent = [self.plan.tiers.index(tp) for tp in must_stay_silent]
+        for i in silent:
+            if any(states[i].firing):
+                raise DesignError(
+                    f"{self.burn_alert} {self.plan.tiers[i].tier.key} fires at {burn}x"
+                )
+        times = sorted(
+            {tp.tier.long_window for tp in self.tiers}
+            | {tp.tier.long_window + tp.tier.for_ for tp in self.tiers}
+            | {end}
+        )
+        checks = [
+            self.stable_burn_check(tick_at_or_after(t, self.step), states, None, None)
+            for t in times
+        ]
+        return Scenario(self.name(what), self.step, self.inputs(shape), tuple(checks))
+
+    def all(self) -> list[Scenario]:
+        if not self.tiers:
+            return []
+        out = [self.detection(tp) for tp in self.tiers]
+        out.append(self.outage())
+        lowest = min(tp.factor for tp in self.plan.tiers)
+        below = format_number(round(lowest * BELOW, 4))
+        out.append(
+            self.steady(
+                lowest * BELOW,
+                f"a steady {below}x burn, below every tier's factor, never fires",
+                self.tiers,
+            )
+        )
+        if not self.long:
+            pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
+            # A tier whose factor is 1 (ticket_slow on 30d) sits exactly on the line at 1x,
+            # where float rounding decides; a hair below keeps the expectation exact.
+            sustainable = 1.0
+            if any(abs(tp.factor - 1) < 0.005 for tp in self.plan.tiers):
+                sustainable = SUSTAINABLE_BELOW_ONE
+            shown = format_number(sustainable)
+            out.append(self.steady(sustainable, f"a steady {shown}x burn never pages", pages))
+            out.extend(self.budget_scenarios())
+            out.append(self.no_data())
+            if not isinstance(self.slo.indicator, GaugeIndicator):
+                out.append(self.zero_traffic())
+        return out
+
+    # -- budget, no data, zero traffic (fast file) ------------------------------------
+    def budget_scenarios(self) -> list[Scenario]:
+        out = []
+        labels = self.series_labels()
+        for b in self.slo.alerting.budget_alerts:
+            what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
+            alert = conventions.slo_alert(self.service.name, self.slo.name, what)
+            rule = self._rule(alert, severity=b.severity)
+            i = self.slo.alerting.budget_alerts.index(b)
+            for side, factor in (("above", 1 + LEVEL_MARGIN), ("below", 1 - LEVEL_MARGIN)):
+                burn = b.consumed_percent / 100 * factor
+                end = 2 * BASE_WINDOW_SECONDS + b.for_
+                shape = Shape.steps(self.step, (end, burn * self.plan.error_budget))
+                state = promsim.budget_states(self.plan, self.model(shape))[i]
+                checks = []
+                if side == "above":
+                    active = next(k for k, v in enumerate(state.value) if v is not None)
+                    fire_k = active + tick_at_or_after(b.for_, self.step)
+                    if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
+                        raise DesignError(f"{alert}: fires at the wrong time")
+                    if fire_k > active:
+                        checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
+                    value = state.value[fire_k]
+                    if not self.stable(rule, value):
+                        raise DesignError(f"{alert}: unstable value {value}")
+                    checks.append(
+                        AlertCheck(fire_k * self.step, alert, (self.expected(rule, value, labels),))
+                    )
+                elif any(state.firing):
+                    raise DesignError(f"{alert}: fires below its level")
+                else:
+                    checks.append(AlertCheck(end, alert, ()))
+                pct = format_number(round(b.consumed_percent * factor, 4))
+                out.append(
+                    Scenario(
+                        self.name(f"{what} {side} its level ({pct}% of the budget spent)"),
+                        self.step,
+                        self.inputs(shape),
+                        tuple(checks),
+                    )
+                )
+        return out
+
+    def no_data(self) -> Scenario:
+        nd = self.slo.alerting.no_data
+        alert = conventions.slo_alert(self.service.name, self.slo.name, "SLINoData")
+        checks = [AlertCheck(2 * BASE_WINDOW_SECONDS, self.burn_alert, ())]
+        if nd is not None:
+            rule = self._rule(alert)
+            base = {
+                conventions.SERVICE_LABEL: self.service.name,
+                conventions.SLO_LABEL: self.slo.name,
+            }
+            fire = tick_at_or_after(nd.for_, self.step) * self.step
+            checks += [
+                AlertCheck(fire - self.step, alert, ()),
+                AlertCheck(fire, alert, (self.expected(rule, None, base),)),
+            ]
+        # A series of another name keeps the test group from being empty.
+        filler = InputSeries(series_text("promspec_test_unrelated", {}), expanding([0.0] * 3))
+        return Scenario(
+            self.name("no SLI data fires SLINoData, never a burn alert"),
+            self.step,
+            (filler,),
+            tuple(checks),
+        )
+
+    def zero_traffic(self) -> Scenario:
+        """No events at all: every ratio is 0 (never NaN) and nothing fires."""
+        windows = sorted({*self.plan.fast_windows, *self.plan.slow_windows, self.slo.period})
+        end = max(self.plan.fast_windows) + BASE_WINDOW_SECONDS
+        shape = Shape(tuple([0.0] * (round(end / self.step) + 1)), events=0.0)
+        labels = self.series_labels()
+        exprs = []
+        for name, value in [
+            *[(conventions.error_ratio(w), 0.0) for w in windows],
+            *[(conventions.burn_rate(w), 0.0) for w in windows],
+            (conventions.ERROR_BUDGET_REMAINING, 1.0),
+        ]:
+            text = series_text(name, labels)
+            exprs.append(ExprCheck(text, end, ((text, value),)))
+        checks = [AlertCheck(end, self.burn_alert, ())]
+        if self.slo.alerting.no_data:
+            checks.append(
+                AlertCheck(
+                    end, conventions.slo_alert(self.service.name, self.slo.name, "SLINoData"), ()
+                )
+            )
+        return Scenario(
+            self.name("zero traffic: every ratio is 0, not NaN, and nothing fires"),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
+            tuple(exprs),
+        )
+
+
+def slo_scenarios(
+    service: Service, plans: Sequence[SLOPlan], rules: list[RuleInfo], long: bool
+) -> list[Scenario]:
+    out: list[Scenario] = []
+    for plan in plans:
+        out.extend(SLOScenarios(service, plan, rules, long).all())
+    return out

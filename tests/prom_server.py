@@ -1,0 +1,205 @@
+"""A real Prometheus on loopback for tests and benchmarks, and a synthetic exporter.
+
+Generator-independent: give it rule files and scrape targets; it starts
+/usr/bin/prometheus on 127.0.0.1 with a free port and a temporary TSDB, waits until
+it is ready, answers API queries, and always stops the server (use it as a context
+manager). The exporter serves counters that grow with wall-clock time at a rate and a
+failed share the test can change while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Exporter:
+    """/metrics with request counters: `rate` events/s, of which `bad_share` fail."""
+
+    def __init__(self, metric: str, labels: dict[str, str], rate: float = 100.0) -> None:
+        self.metric, self.labels, self.rate = metric, labels, rate
+        self.bad_share = 0.0
+        self._lock = threading.Lock()
+        self._good = self._bad = 0.0
+        self._last = time.monotonic()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = exporter.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def set_bad_share(self, share: float) -> None:
+        with self._lock:
+            self._advance()
+            self.bad_share = share
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        events = self.rate * (now - self._last)
+        self._bad += events * self.bad_share
+        self._good += events * (1 - self.bad_share)
+        self._last = now
+
+    def render(self) -> str:
+        with self._lock:
+            self._advance()
+            good, bad = self._good, self._bad
+        base = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        sep = "," if base else ""
+        return (
+            f"# TYPE {self.metric} counter\n"
+            f'{self.metric}{{{base}{sep}code="200"}} {good!r}\n'
+            f'{self.metric}{{{base}{sep}code="500"}} {bad!r}\n'
+        )
+
+    def __enter__(self) -> Exporter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class PrometheusServer:
+    """`with PrometheusServer(rule_files, targets={"job": "127.0.0.1:port"}) as prom:`"""
+
+    def __init__(
+        self,
+        rule_files: list[Path],
+        targets: dict[str, str] | None = None,
+        interval: str = "1s",
+        binary: str = "prometheus",
+    ) -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise RuntimeError("prometheus not found; run scripts/ensure-prometheus.sh")
+        self.binary = path
+        self.rule_files = rule_files
+        self.targets = targets or {}
+        self.interval = interval
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def _config(self, root: Path) -> Path:
+        config = {
+            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
+            "rule_files": [str(p) for p in self.rule_files],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": [target]}]}
+                for job, target in sorted(self.targets.items())
+            ],
+        }
+        path = root / "prometheus.yml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def __enter__(self) -> PrometheusServer:
+        self._tmp = tempfile.TemporaryDirectory(prefix="promspec-prom-")
+        root = Path(self._tmp.name)
+        self.log = root / "prometheus.log"
+        try:
+            with self.log.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        self.binary,
+                        f"--config.file={self._config(root)}",
+                        f"--storage.tsdb.path={root / 'data'}",
+                        f"--web.listen-address=127.0.0.1:{self.port}",
+                        "--storage.tsdb.retention.time=1d",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"prometheus not ready after {READY_TIMEOUT}s")
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=15)
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+                self._tmp = None
+
+    def api(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        data = self.api("query", query=expr)
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def wait_for(self, what: str, check: Any, timeout: float = 60.0, every: float = 0.5) -> Any:
+        """Poll `check()` until it returns something truthy; fail with `what` on timeout."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(every)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

@@ -1,0 +1,108 @@
+"""Pure pieces behind the proofs: Prometheus' template functions, the evaluation model,
+expanding notation, and the detection-time math used by `promspec explain`."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, run_cli
+from test_plan import DAY, HOUR, slo
+
+from generator import plan, promsim, promtemplate
+from generator.promql import Matcher
+from generator.series import expanding, satisfy
+
+
+@pytest.mark.parametrize(
+    ("func", "value", "text"),
+    [
+        (promtemplate.humanize, 1234567.0, "1.235M"),
+        (promtemplate.humanize, 0.0123, "12.3m"),
+        (promtemplate.humanize, 0.0, "0"),
+        (promtemplate.humanize1024, 3 * 1024**3, "3Gi"),
+        (promtemplate.humanize_duration, 93784.0, "1d 2h 3m 4s"),
+        (promtemplate.humanize_duration, 0.25, "250ms"),
+        (promtemplate.humanize_percentage, 0.16, "16%"),
+        (promtemplate.humanize_percentage, -0.05, "-5%"),
+    ],
+)
+def test_template_functions_match_prometheus(func, value: float, text: str) -> None:
+    assert func(value) == text
+
+
+def test_expand_and_stability() -> None:
+    t = 'burning at {{ $value | printf "%.1f" }}x'
+    assert promtemplate.expand(t, 18.04) == "burning at 18.0x"
+    assert promtemplate.is_stable(t, 18.04)
+    assert not promtemplate.is_stable(t, 18.05)  # a rounding edge: Go may land either side
+    with pytest.raises(promtemplate.TemplateUnsupported):
+        promtemplate.expand("{{ $labels.instance }}", 1.0)
+
+
+def test_rate_matches_prometheus_extrapolation() -> None:
+    # Samples cover the whole range: no extrapolation.
+    points = [(float(t), t * 2.0) for t in range(0, 301, 60)]
+    assert promsim.extrapolated_rate(points, 0.0, 300.0) == pytest.approx(2.0)
+    # A counter starting at 0 is not extrapolated before its first sample.
+    assert promsim.extrapolated_rate([(0.0, 0.0), (30.0, 60.0)], -270.0, 30.0) == pytest.approx(
+        60 / 300
+    )
+    assert promsim.extrapolated_rate([(0.0, 5.0)], -300.0, 0.0) is None
+
+
+def test_model_steady_ratio_is_the_failed_share_in_every_window() -> None:
+    n = 200
+    model = promsim.SLOModel(promsim.Traffic(30.0, (100.0,) * n, (0.02,) * n))
+    for window in (300.0, 3600.0, 30 * DAY):
+        assert model.error_ratio(n - 1, window) == pytest.approx(0.02)
+    zero = promsim.SLOModel(promsim.Traffic(30.0, (0.0,) * n, (0.0,) * n))
+    assert zero.error_ratio(n - 1, 3600.0) == 0.0  # never NaN
+
+
+def test_hold_counts_for_from_the_first_true_evaluation() -> None:
+    times = [0.0, 30.0, 60.0, 90.0, 120.0]
+    assert promsim.hold([False, True, True, True, False], times, 60.0) == (
+        False,
+        False,
+        False,
+        True,
+        False,
+    )
+    assert promsim.hold([True, False, True, True, True], times, 0.0) == (
+        True,
+        False,
+        True,
+        True,
+        True,
+    )
+
+
+def test_expanding_notation_folds_constant_steps() -> None:
+    assert expanding([0, 5, 10, 15, 16, 17]) == "0+5x3 16+1x1"
+    assert expanding([1.0, 1.0, 1.0]) == "1+0x2"
+    assert expanding([7.0]) == "7"
+
+
+def test_satisfy_builds_labels_the_selector_matches() -> None:
+    labels = satisfy((Matcher("job", "=", "api"), Matcher("code", "=~", "5..")))
+    assert labels == {"job": "api", "code": "500"}
+    assert satisfy((Matcher("code", "!~", "2..|3.."),)) == {}
+
+
+def test_slowest_detection_and_budget_alert_time() -> None:
+    page_fast = plan.plan_slo(slo(99.9, 30))[0].tiers[0]
+    assert plan.slowest_detection(page_fast) == 1 * HOUR
+    # 80% of a 30d budget of 0.1% at 100% errors: 0.8 * 0.001 * 30d = 34.56 minutes.
+    assert plan.budget_alert_time(80, 1.0, 0.001, 30 * DAY, 0) == pytest.approx(2073.6)
+    assert plan.budget_alert_time(80, 0.0005, 0.001, 30 * DAY, 0) is None
+
+
+def test_docs_alerts_md_is_up_to_date() -> None:
+    result = run_cli("explain")
+    assert result.returncode == 0, result.stderr
+    assert (ROOT / "docs" / "alerts.md").read_text() == result.stdout
+
+
+def test_explain_unknown_service_is_a_usage_error() -> None:
+    result = run_cli("explain", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "promspec: no service 'nope' in specs (services: vector-db)"
