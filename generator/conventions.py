@@ -105,6 +105,7 @@ def dashboard_url(base: str, uid: str, panel_id: int | None = None) -> str:
     url = f"{base.rstrip('/')}/d/{uid}"
     return url if panel_id is None else f"{url}?viewPanel={panel_id}"
 
+
 # promtool unit tests proving the rules: evaluated at 30s (page tiers, checks) and at 5m
 # (tiers with windows over 6h, whose scenarios span days), as the rule groups are.
 def tests_path(service: str) -> str:

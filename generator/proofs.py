@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
+import jinja2
 
 from generator import conventions, render, scenarios
 from generator.check_scenarios import check_scenarios
@@ -67,7 +67,7 @@ def test_files(service: Service, plans: list[SLOPlan], rules: dict[str, Any]) ->
     return files
 
 
-def render_file(env: SandboxedEnvironment, service: Service, file: TestFile) -> str:
+def render_file(env: jinja2.Environment, service: Service, file: TestFile) -> str:
     try:
         text = env.get_template(TEMPLATE).render(file=file)
         data = yaml.safe_load(text)
