@@ -12,7 +12,6 @@ from typing import Any
 
 import jinja2
 import yaml
-import jinja2
 
 from generator import conventions, render, scenarios
 from generator.check_scenarios import check_scenarios
