@@ -52,6 +52,7 @@ def _run(convert: Converter, what: str, source: Path, out: Path | None, reporter
     reporter.summary(
         f"promspec: {len(specs)} services imported from {display_path(source)}"
         + (f" into {out}" if out else ""),
+        to_stderr=out is None,
         services=[s["service"] for s in specs],
         **({"spec": text} if out is None else {"out": str(out)}),
     )

@@ -114,11 +114,12 @@ class Reporter:
         else:
             self._err(click.style("warning:", fg="yellow", bold=True) + f" {message}")
 
-    def summary(self, message: str, **data: Any) -> None:
-        """The result of a successful run."""
+    def summary(self, message: str, *, to_stderr: bool = False, **data: Any) -> None:
+        """The result of a successful run (on stderr when stdout carries the product)."""
         self.data.update(data)
         if self.output == "text" and not self.quiet:
-            click.echo(message, color=colour_for(sys.stdout))
+            stream = sys.stderr if to_stderr else sys.stdout
+            click.echo(message, err=to_stderr, color=colour_for(stream))
 
     def progress(self, done: int, total: int) -> None:
         if total <= PROGRESS_OVER or self.quiet or not sys.stderr.isatty():

@@ -266,9 +266,8 @@ def _period(doc: Document, spec: dict[str, Any], slo_name: str, notes: list[Prob
             imports.note(
                 doc,
                 ("spec", "timeWindow", 0),
-                f"SLO '{slo_name}': calendar "
-                f"windows are not carried over; promspec uses a rolling "
-                f"{duration or 'period'}",
+                f"SLO '{slo_name}': calendar windows are not carried over; "
+                "promspec periods are rolling",
             )
         )
     match = _DURATION.match(duration)

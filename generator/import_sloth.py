@@ -86,10 +86,10 @@ def _document(doc: Document, notes: list[Problem]) -> dict[str, Any] | None:
         for i, raw in enumerate(data.get("slos") or [])
         if (slo := _slo(doc, (*base, "slos", i), raw, notes)) is not None
     ]
-    if slos:
-        spec["slos"] = slos
-    else:
+    if not slos:
         notes.append(imports.note(doc, (*base, "slos"), "no SLO could be carried over"))
+        return None
+    spec["slos"] = slos
     return spec
 
 

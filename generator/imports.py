@@ -97,8 +97,9 @@ class _Dumper(yaml.SafeDumper):
 def dump_specs(specs: list[dict[str, Any]], origin: str) -> str:
     """The specs as YAML documents, in the order of the fields in docs/spec.md."""
     header = (
-        f"# Imported by promspec from {origin}. Review the notes the import printed, then\n"
-        "# set team and runbook_base_url here or in _defaults.yaml.\n"
+        f"# Imported by promspec from {origin}.\n"
+        "# Review the notes the import printed; set runbook_base_url (and team, if missing)\n"
+        "# here or in _defaults.yaml.\n"
     )
     docs = [
         yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
