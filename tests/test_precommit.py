@@ -97,3 +97,22 @@ def test_hooks_run_in_an_infra_repo_with_try_repo(tmp_path: Path) -> None:
     broken = try_repo("promspec-validate")
     assert broken.returncode == 1
     assert "error: specs/checkout-api.yaml:" in broken.stdout
+
+
+DOC_BLOCKS = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "integrations.md").read_text(), re.S)
+
+
+def test_documented_pre_commit_config_uses_our_hooks() -> None:
+    config = next(yaml.safe_load(b) for b in DOC_BLOCKS if b.startswith("repos:"))
+    ids = [hook["id"] for repo in config["repos"] for hook in repo["hooks"]]
+    assert sorted(ids) == sorted(h["id"] for h in HOOKS)
+
+
+def test_documented_ci_job_checks_generates_and_publishes_out() -> None:
+    workflow = next(yaml.safe_load(b) for b in DOC_BLOCKS if b.startswith("name: promspec"))
+    steps = workflow["jobs"]["rules"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert "make check" in runs and "make generate" in runs
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "out/"
+    assert workflow["jobs"]["rules"]["env"] == {"PROMSPEC_ERRORS": "github"}

@@ -47,8 +47,13 @@ def test_every_definition_has_a_description() -> None:
 def test_main_fields_have_examples() -> None:
     defs = SCHEMA["$defs"]
     service, slo = defs["service"]["properties"], defs["slo"]["properties"]
-    for prop in (service["team"], service["tier"], service["runbook_base_url"], slo["objective"],
-                 slo["name"]):
+    for prop in (
+        service["team"],
+        service["tier"],
+        service["runbook_base_url"],
+        slo["objective"],
+        slo["name"],
+    ):
         assert prop.get("examples"), prop
     for name in ("name", "duration", "labels", "selectorExpr", "selector"):
         assert defs[name].get("examples"), name
@@ -57,7 +62,7 @@ def test_main_fields_have_examples() -> None:
 def test_examples_are_valid_against_their_own_schema() -> None:
     import jsonschema
 
-    for path, prop in _properties(SCHEMA):
+    for _path, prop in _properties(SCHEMA):
         for example in prop.get("examples", []):
             resolver_schema = {**prop, "$defs": SCHEMA["$defs"]}
             resolver_schema.pop("examples")
