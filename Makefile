@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SPECS ?= specs
 OUT ?= out
+# Extra flags for generate and check, the same for both, e.g.
+# PROMSPEC_FLAGS = --format prometheus,operator,alertmanager --namespace monitoring
+PROMSPEC_FLAGS ?=
 
 .PHONY: generate test lint typecheck unit check bench setup tools clean help
 
@@ -17,10 +20,10 @@ help:
 	@echo "make bench      run the benchmarks under bench/ (slow; not part of test)"
 
 generate: setup
-	$(BIN)/promspec generate $(SPECS) --out $(OUT)
+	$(BIN)/promspec generate $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
 
 check: setup
-	$(BIN)/promspec check $(SPECS) --out $(OUT)
+	$(BIN)/promspec check $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
 
 test: setup lint typecheck unit
 

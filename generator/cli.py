@@ -8,21 +8,15 @@ mistakes in specs (set PROMSPEC_DEBUG=1 to see one for a crash).
 from __future__ import annotations
 
 import json
-import os
-import sys
-import traceback
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from generator import __version__, check, explain, pipeline, runtests, write
-from generator.errors import EXIT_INVALID, EXIT_TOOL, EXIT_USAGE, SpecError, ToolError
+from generator.cli_formats import FormatFlags, format_options
+from generator.cli_output import Reporter, habits
+from generator.errors import EXIT_INVALID, EXIT_USAGE
 from generator.validate import schema
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 SPECS_ARG = click.argument("specs", nargs=-1, type=click.Path(path_type=Path), metavar="[SPECS]...")
 OUT_OPT = click.option(
@@ -49,41 +43,6 @@ def _specs(specs: tuple[Path, ...]) -> list[Path]:
     return list(specs) or [Path("specs")]
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def reports_errors(func: F) -> F:
-    """Turn user and tool errors into one-line messages and exit codes."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SpecError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-            noun = "problem" if len(exc.problems) == 1 else "problems"
-            _fail(f"promspec: {len(exc.problems)} {noun}; nothing was written", EXIT_INVALID)
-        except ToolError as exc:
-            _fail(f"promspec: {exc}", EXIT_TOOL)
-        except OSError as exc:
-            _fail(f"promspec: {exc.filename or ''}: {exc.strerror or exc}", EXIT_TOOL)
-        except click.exceptions.Exit:
-            raise
-        except Exception as exc:
-            if os.environ.get("PROMSPEC_DEBUG"):
-                traceback.print_exc()
-            _fail(
-                f"promspec: internal error ({type(exc).__name__}: {exc}); please report it "
-                "with the spec that caused it (PROMSPEC_DEBUG=1 shows the traceback)",
-                EXIT_TOOL,
-            )
-
-    return wrapper  # type: ignore[return-value]
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promspec")
 def main() -> None:
@@ -102,18 +61,22 @@ def main() -> None:
 @DEFAULTS_OPT
 @TEMPLATES_OPT
 @click.option("--no-promtool", is_flag=True, help="Skip `promtool check rules` on the output.")
-@reports_errors
+@format_options
+@habits
 def generate(
     specs: tuple[Path, ...],
     out: Path,
     defaults: Path | None,
     templates: Path | None,
     no_promtool: bool,
+    fmt: FormatFlags,
+    reporter: Reporter,
 ) -> None:
     """Compile SPECS (files or directories; default: specs/) into --out.
 
-    Writes out/prometheus/<service>.rules.yml for every service. Nothing in --out changes
-    unless every spec compiles and promtool accepts every file.
+    Writes out/prometheus/<service>.rules.yml for every service (and the files of every
+    other --format). Nothing in --out changes unless every spec compiles and promtool
+    accepts every rule.
     """
     result = pipeline.compile_specs(
         _specs(specs),
@@ -121,13 +84,22 @@ def generate(
         templates=templates,
         use_promtool=not no_promtool,
         out=out,
+        options=fmt.options(_specs(specs)),
+        progress=reporter.progress,
     )
     if not no_promtool and not result.promtool_checked:
-        click.echo(f"warning: {check.PROMTOOL_HINT}; rules not checked", err=True)
+        reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
+    for warning in result.warnings:
+        reporter.warning(warning)
     changed = write.write_tree(out, result.files)
     state = "written" if changed else "unchanged"
-    click.echo(
-        f"promspec: {len(result.services)} services, {len(result.files)} files {state} in {out}"
+    reporter.summary(
+        f"promspec: {len(result.services)} services, {len(result.files)} files {state} in {out}",
+        services=len(result.services),
+        files=sorted(result.files),
+        changed=changed,
+        out=str(out),
+        promtool_checked=result.promtool_checked,
     )
 
 
@@ -135,17 +107,36 @@ def generate(
 @SPECS_ARG
 @DEFAULTS_OPT
 @TEMPLATES_OPT
-@reports_errors
-def validate(specs: tuple[Path, ...], defaults: Path | None, templates: Path | None) -> None:
+@format_options
+@habits
+def validate(
+    specs: tuple[Path, ...],
+    defaults: Path | None,
+    templates: Path | None,
+    fmt: FormatFlags,
+    reporter: Reporter,
+) -> None:
     """Check SPECS without writing anything: schema, PromQL, SLO math, promtool.
 
     promtool runs on the rendered rules when it is installed; otherwise a warning says so.
     """
-    result = pipeline.compile_specs(_specs(specs), defaults_file=defaults, templates=templates)
+    result = pipeline.compile_specs(
+        _specs(specs),
+        defaults_file=defaults,
+        templates=templates,
+        options=fmt.options(_specs(specs)),
+        progress=reporter.progress,
+    )
     note = "promtool check rules passed" if result.promtool_checked else "promtool not found"
     if not result.promtool_checked:
-        click.echo(f"warning: {check.PROMTOOL_HINT}", err=True)
-    click.echo(f"promspec: {len(result.services)} services valid ({note})")
+        reporter.warning(check.PROMTOOL_HINT)
+    for warning in result.warnings:
+        reporter.warning(warning)
+    reporter.summary(
+        f"promspec: {len(result.services)} services valid ({note})",
+        services=len(result.services),
+        promtool_checked=result.promtool_checked,
+    )
 
 
 @main.command(name="check")
@@ -153,34 +144,49 @@ def validate(specs: tuple[Path, ...], defaults: Path | None, templates: Path | N
 @OUT_OPT
 @DEFAULTS_OPT
 @TEMPLATES_OPT
-@reports_errors
+@format_options
+@habits
 def check_cmd(
-    specs: tuple[Path, ...], out: Path, defaults: Path | None, templates: Path | None
+    specs: tuple[Path, ...],
+    out: Path,
+    defaults: Path | None,
+    templates: Path | None,
+    fmt: FormatFlags,
+    reporter: Reporter,
 ) -> None:
     """Exit 1 when --out is stale against SPECS (for pre-commit and CI).
 
-    Lists every file that would be added, changed or removed by `promspec generate`.
+    Lists every file that would be added, changed or removed by `promspec generate`
+    (with the same --format options).
     """
     result = pipeline.compile_specs(
-        _specs(specs), defaults_file=defaults, templates=templates, use_promtool=False, out=out
+        _specs(specs),
+        defaults_file=defaults,
+        templates=templates,
+        use_promtool=False,
+        out=out,
+        options=fmt.options(_specs(specs)),
+        progress=reporter.progress,
     )
     current = write.read_tree(out)
     stale = sorted(
-        [
-            f"changed: {out / p}"
-            for p in result.files
-            if p in current and current[p] != result.files[p]
-        ]
-        + [f"missing: {out / p}" for p in result.files if p not in current]
-        + [f"extra:   {out / p}" for p in current if p not in result.files]
+        [("changed", p) for p in result.files if p in current and current[p] != result.files[p]]
+        + [("missing", p) for p in result.files if p not in current]
+        + [("extra", p) for p in current if p not in result.files],
+        key=lambda item: (item[0], item[1]),
+    )
+    reporter.data.update(
+        stale=[{"state": state, "path": str(out / p)} for state, p in stale],
+        files=len(result.files),
+        out=str(out),
     )
     if stale:
-        for line in stale:
-            click.echo(line, err=True)
-        _fail(
-            f"promspec: {out} is stale; run `make generate` (or `promspec generate`)", EXIT_INVALID
+        for state, p in stale:
+            reporter.file_problem(str(out / p), f"{state + ':':8} {out / p}")
+        reporter.finish(
+            EXIT_INVALID, f"promspec: {out} is stale; run `make generate` (or `promspec generate`)"
         )
-    click.echo(f"promspec: {out} is up to date ({len(result.files)} files)")
+    reporter.summary(f"promspec: {out} is up to date ({len(result.files)} files)")
 
 
 @main.command(name="test")
@@ -188,9 +194,13 @@ def check_cmd(
 @DEFAULTS_OPT
 @TEMPLATES_OPT
 @click.option("-v", "--verbose", is_flag=True, help="Print promtool's whole report on failure.")
-@reports_errors
+@habits
 def test_cmd(
-    specs: tuple[Path, ...], defaults: Path | None, templates: Path | None, verbose: bool
+    specs: tuple[Path, ...],
+    defaults: Path | None,
+    templates: Path | None,
+    verbose: bool,
+    reporter: Reporter,
 ) -> None:
     """Prove the alerts of SPECS with `promtool test rules`; one line per service.
 
@@ -202,7 +212,7 @@ def test_cmd(
     for o in outcomes:
         took = f"{o.files} files, {o.seconds:.0f}s"
         if o.ok:
-            click.echo(f"ok    {o.service} ({took})")
+            reporter.summary(f"ok    {o.service} ({took})")
             continue
         first = o.failures[0].splitlines()
         where = next(
@@ -214,12 +224,15 @@ def test_cmd(
             for report in o.failures:
                 click.echo(report, err=True)
     failed = [o.service for o in outcomes if not o.ok]
+    reporter.data.update(
+        services=[{"service": o.service, "ok": o.ok, "files": o.files} for o in outcomes]
+    )
     if failed:
-        _fail(
-            f"promspec: alerts not proven for {', '.join(failed)} (run with -v for details)",
+        reporter.finish(
             EXIT_INVALID,
+            f"promspec: alerts not proven for {', '.join(failed)} (run with -v for details)",
         )
-    click.echo(f"promspec: {len(outcomes)} services proven by promtool test rules")
+    reporter.summary(f"promspec: {len(outcomes)} services proven by promtool test rules")
 
 
 @main.command(name="explain")
@@ -233,8 +246,10 @@ def test_cmd(
     help="Spec files or directory.",
 )
 @DEFAULTS_OPT
-@reports_errors
-def explain_cmd(service: str | None, specs_dir: Path, defaults: Path | None) -> None:
+@habits
+def explain_cmd(
+    service: str | None, specs_dir: Path, defaults: Path | None, reporter: Reporter
+) -> None:
     """Print the alert catalogue (Markdown) of every service, or of SERVICE only.
 
     What fires each alert, the error budget it means, and how long it takes to fire at
@@ -244,7 +259,9 @@ def explain_cmd(service: str | None, specs_dir: Path, defaults: Path | None) -> 
     services = [s for s in result.services if service in (None, s.name)]
     if not services:
         known = ", ".join(s.name for s in result.services)
-        _fail(f"promspec: no service '{service}' in {specs_dir} (services: {known})", EXIT_USAGE)
+        reporter.finish(
+            EXIT_USAGE, f"promspec: no service '{service}' in {specs_dir} (services: {known})"
+        )
     click.echo(explain.markdown(services, result.plans), nl=False)
 
 
@@ -252,3 +269,7 @@ def explain_cmd(service: str | None, specs_dir: Path, defaults: Path | None) -> 
 def schema_cmd() -> None:
     """Print the JSON Schema of spec files (for editors and check-jsonschema)."""
     click.echo(json.dumps(schema(), indent=2, sort_keys=False))
+
+
+# Commands kept in their own modules (registered on import).
+from generator import cli_import  # noqa: E402, F401

@@ -119,3 +119,57 @@ def long_tests_path(service: str) -> str:
 def user_tests_path(spec: str, service: str) -> str:
     """Hand-written tests a user keeps next to the spec: specs/<service>.test.yml."""
     return f"{spec.rsplit('/', 1)[0] + '/' if '/' in spec else ''}{service}.test.yml"
+
+
+# Burn tiers of an SLO's alert policy, most urgent first: a firing tier inhibits the
+# tiers after it in Alertmanager (same service and SLO).
+BURN_TIERS = ("page_fast", "page_slow", "ticket_fast", "ticket_slow")
+
+# Output formats (`--format`) and the files each writes under out/.
+FORMAT_PROMETHEUS = "prometheus"
+FORMAT_OPERATOR = "operator"
+FORMAT_MIMIR = "mimir"
+FORMAT_THANOS = "thanos"
+FORMAT_ALERTMANAGER = "alertmanager"
+
+
+def operator_path(service: str) -> str:
+    return f"operator/{service}.yaml"
+
+
+def mimir_path(service: str) -> str:
+    return f"mimir/{service}.yaml"
+
+
+def thanos_path(service: str) -> str:
+    return f"thanos/{service}.rules.yml"
+
+
+ALERTMANAGER_ROUTES_PATH = "alertmanager/routes.yml"
+
+# prometheus-operator PrometheusRule objects.
+OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
+OPERATOR_KIND = "PrometheusRule"
+OPERATOR_DEFAULT_NAME = "promspec-{service}"
+OPERATOR_DEFAULT_NAMESPACE = "monitoring"
+MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "promspec")
+SERVICE_RESOURCE_LABEL = "promspec.dev/service"
+
+
+def split_group_name(group: str, part: int) -> str:
+    """A rule group cut into parts for a ruler's per-group limit: name.1, name.2, ..."""
+    return f"{group}.{part}"
+
+
+# Alertmanager: placeholder receivers per team, mapped to real integrations by the user
+# in the receivers file beside the specs.
+ALERTMANAGER_FILES = ("_alertmanager.yaml", "_alertmanager.yml")
+NULL_RECEIVER = "promspec-null"
+
+
+def pager_receiver(team: str) -> str:
+    return f"{team}-pager"
+
+
+def ticket_receiver(team: str) -> str:
+    return f"{team}-ticket"

@@ -7,11 +7,12 @@ every stage succeeded.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import check, conventions, dashboards, plan, proofs, render
+from generator import alertmanager, check, conventions, dashboards, formats, plan, proofs, render
 from generator import dashboards_overview as overview
 from generator.build import Builder
 from generator.errors import Problem, SpecError
@@ -31,6 +32,9 @@ class Result:
     plans: dict[str, list[plan.SLOPlan]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     promtool_checked: bool = False
+    outputs: list[formats.ServiceOutput] = field(default_factory=list)
+    plain: dict[str, bytes] = field(default_factory=dict)  # plain rule files, for promtool
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_spec(path: Path) -> bool:
@@ -170,22 +174,25 @@ def compile_specs(
     templates: Path | None = None,
     use_promtool: bool = True,
     out: Path | None = None,
+    options: formats.Options | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Result:
+    options = options or formats.Options()
     result = Result(services=build_services(paths, defaults_file, out))
     env = render.environment(templates)
     problems: list[Problem] = []
-    for service in result.services:
+    extra: dict[str, bytes] = {}  # dashboards and proofs, beside the rule formats
+    for done, service in enumerate(result.services, start=1):
         plans, findings = plan.plan_service(service)
         problems.extend(f.tier.origin.problem(f.message) for f in findings)
+        if progress:
+            progress(done, len(result.services))
         if findings:
             continue
         result.plans[service.name] = plans
         data = render.render_rules(env, service, plans)
         dashboard = dashboards.service_dashboard(service, plans)
         dashboards.annotate_alerts(data, service, dashboard)
-        text = render.dump(data, service.source)
-        result.files[conventions.rules_path(service.name)] = text.encode("utf-8")
-        result.files[conventions.dashboard_path(service.name)] = dashboard.text.encode("utf-8")
         if service.name == conventions.OVERVIEW_NAME:
             problems.append(
                 service.origin.problem(
@@ -193,16 +200,31 @@ def compile_specs(
                     f"({conventions.OVERVIEW_PATH}); rename the service"
                 )
             )
-        # The promtool tests proving these rules (out/tests/), derived from the same data.
-        for test_file in proofs.test_files(service, plans, data):
-            rendered = proofs.render_file(env, service, test_file)
-            result.files[test_file.path] = rendered.encode("utf-8")
+        result.outputs.append(formats.ServiceOutput(service, plans, data))
+        # Dashboards go with every rule format; the promtool tests that prove the rules
+        # (out/tests/) read the plain rule files, so they come with that format.
+        extra[conventions.dashboard_path(service.name)] = dashboard.text.encode("utf-8")
+        if conventions.FORMAT_PROMETHEUS in options.formats:
+            for test_file in proofs.test_files(service, plans, data):
+                rendered = proofs.render_file(env, service, test_file)
+                extra[test_file.path] = rendered.encode("utf-8")
     if problems:
         raise SpecError(problems)
+    # Every format carries the same rules, so promtool on the plain files proves them all.
+    result.plain = formats.prometheus(result.outputs, options)
+    result.files = formats.render_files(result.outputs, options)
+    result.files.update(extra)
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
         result.services, result.plans
     ).encode("utf-8")
     result.files[conventions.PROVISIONING_PATH] = overview.provisioning().encode("utf-8")
+    if conventions.FORMAT_ALERTMANAGER in options.formats:
+        result.warnings += [
+            f"Alertmanager receiver '{name}' has no integration yet; define it in "
+            f"{options.alertmanager_source or conventions.ALERTMANAGER_FILES[0]} "
+            "(until then Alertmanager drops what reaches it)"
+            for name in alertmanager.undefined_receivers(result.services, options.alertmanager_base)
+        ]
     if use_promtool and check.promtool() is not None:
         _promtool(result)
     return result
@@ -216,7 +238,7 @@ def _promtool(result: Result) -> None:
         for rel, service in by_file.items():
             target = Path(tmp) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(result.files[rel])
+            target.write_bytes(result.plain[rel])
             paths[str(target)] = service
         complaints = check.check_rules([Path(p) for p in paths])
     problems = []
@@ -232,3 +254,24 @@ def _promtool(result: Result) -> None:
     if problems:
         raise SpecError(problems)
     result.promtool_checked = True
+
+
+def find_alertmanager_file(paths: list[Path]) -> Path | None:
+    """The user's Alertmanager file beside the specs (first spec directory that has one)."""
+    for arg in paths:
+        folder = arg if arg.is_dir() else arg.parent
+        for name in conventions.ALERTMANAGER_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def load_alertmanager_file(path: Path) -> dict[str, Any]:
+    docs = load_file(path)
+    if len(docs) != 1:
+        raise SpecError([docs[-1].problem((), "the Alertmanager file holds exactly one document")])
+    problems = alertmanager.check_user_file(docs[0])
+    if problems:
+        raise SpecError(problems)
+    data: dict[str, Any] = docs[0].data
+    return data

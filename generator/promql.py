@@ -137,3 +137,28 @@ def validate_label_value(value: str) -> str | None:
     if len(value) > 1024:
         return "label values are at most 1024 characters"
     return None
+
+
+def vector_selectors(text: str) -> list[tuple[str, tuple[Matcher, ...]]]:
+    """Every series selector an expression reads (metric name and matchers), in order."""
+    found: list[tuple[str, tuple[Matcher, ...]]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, pp.VectorSelector):
+            found.append((node.name or "", _matchers(node)))
+
+    pp.transform(parse(text), pre_visit=visit)
+    return found
+
+
+def grouping_labels(text: str) -> set[str]:
+    """Labels named in the `by (...)` clauses of an expression's aggregations."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        modifier = getattr(node, "modifier", None)
+        if isinstance(node, pp.AggregateExpr) and modifier and "without" not in str(modifier):
+            found.update(modifier.labels)
+
+    pp.transform(parse(text), pre_visit=visit)
+    return found

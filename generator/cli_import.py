@@ -1,0 +1,85 @@
+"""`promspec import sloth|openslo FILE`: leave another SLO tool without rewriting specs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generator import import_openslo, import_sloth, imports
+from generator.cli import main
+from generator.cli_output import Reporter, habits
+from generator.errors import EXIT_INVALID, Problem
+from generator.load import Document, display_path, load_file
+
+Converter = Callable[[list[Document]], tuple[list[dict[str, Any]], list[Problem]]]
+
+FILE_ARG = click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+OUT_FILE_OPT = click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the promspec spec here instead of stdout.",
+)
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Convert another tool's SLO specs into promspec specs.
+
+    What cannot be carried over exactly is left out and named on stderr (file:line,
+    field, why). Review the result, then set team and runbook_base_url.
+    """
+
+
+def _run(convert: Converter, what: str, source: Path, out: Path | None, reporter: Reporter) -> None:
+    specs, notes = convert(load_file(source))
+    for problem in notes:
+        reporter.note(problem)
+    if not specs:
+        reporter.finish(
+            EXIT_INVALID, f"promspec: nothing in {display_path(source)} could be imported as {what}"
+        )
+    text = imports.dump_specs(specs, f"{display_path(source)} ({what})")
+    if out is None and reporter.output == "text":
+        click.echo(text, nl=False)
+    elif out is not None:
+        _write(out, text)
+    reporter.summary(
+        f"promspec: {len(specs)} services imported from {display_path(source)}"
+        + (f" into {out}" if out else ""),
+        to_stderr=out is None,
+        services=[s["service"] for s in specs],
+        **({"spec": text} if out is None else {"out": str(out)}),
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole file or nothing: a temporary file renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@import_group.command(name="sloth")
+@FILE_ARG
+@OUT_FILE_OPT
+@habits
+def sloth(source: Path, out: Path | None, reporter: Reporter) -> None:
+    """Convert a Sloth prometheus/v1 spec (or PrometheusServiceLevel) FILE."""
+    _run(import_sloth.convert, "Sloth prometheus/v1", source, out, reporter)
+
+
+@import_group.command(name="openslo")
+@FILE_ARG
+@OUT_FILE_OPT
+@habits
+def openslo(source: Path, out: Path | None, reporter: Reporter) -> None:
+    """Convert OpenSLO v1 SLO/SLI/Service documents in FILE (Prometheus ratio metrics)."""
+    _run(import_openslo.convert, "OpenSLO v1", source, out, reporter)

@@ -1,0 +1,114 @@
+"""What importers share: reduce a foreign SLI query to a promspec selector, name things
+the way promspec does, and print the resulting specs.
+
+Importers never guess: what cannot be carried over exactly becomes a note (file:line,
+field, why, and what to write instead) and is left out of the spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser as pp
+import yaml
+
+from generator import promql
+from generator.errors import Problem
+from generator.load import Document
+
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# Functions that turn a counter into a per-second rate; the window is promspec's to choose.
+_RATE_FUNCTIONS = ("rate", "increase")
+
+
+class NotCarried(ValueError):
+    """This part of the source has no exact promspec equivalent; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """A counter query as promspec reads it: a selector, and labels kept by `sum by`."""
+
+    selector: str
+    group_by: tuple[str, ...] = ()
+
+
+def reduce_counter_query(text: str, window_placeholder: str | None = None) -> Reduced:
+    """`sum(rate(x{a="b"}[5m]))`, `rate(x[1m])`, `sum by (route) (increase(...))` or a bare
+    counter selector -> the selector (and the `by` labels)."""
+    if window_placeholder:
+        text = re.sub(window_placeholder, "5m", text)
+    try:
+        expr = promql.parse(text)
+    except promql.PromQLError as exc:
+        raise NotCarried(str(exc)) from exc
+    group_by: tuple[str, ...] = ()
+    while isinstance(expr, pp.ParenExpr):
+        expr = expr.expr
+    if isinstance(expr, pp.AggregateExpr):
+        op = str(expr.op).lower()
+        if op != "sum" or expr.param is not None:
+            raise NotCarried(f"'{op}' is not a sum of counter rates")
+        if expr.modifier is not None:
+            if "without" in str(expr.modifier):
+                raise NotCarried("'sum without' keeps labels promspec cannot list; use 'sum by'")
+            group_by = tuple(expr.modifier.labels)
+        expr = expr.expr
+        while isinstance(expr, pp.ParenExpr):
+            expr = expr.expr
+    if isinstance(expr, pp.Call):
+        name = expr.func.name
+        if name not in _RATE_FUNCTIONS or not isinstance(expr.args[0], pp.MatrixSelector):
+            raise NotCarried(f"'{name}(...)' is not rate() or increase() over a counter")
+        expr = expr.args[0].vector_selector
+    if not isinstance(expr, pp.VectorSelector):
+        raise NotCarried(
+            "it is not a plain rate() of one counter; promspec reads each SLI side as one "
+            "selector so that long windows can be summed from a recorded 5m rate"
+        )
+    if expr.offset is not None or expr.at is not None:
+        raise NotCarried("offset and '@' modifiers cannot be carried over")
+    if not expr.name:
+        raise NotCarried("the selector has no metric name")
+    matchers = promql._matchers(expr)
+    return Reduced(promql.selector_text(expr.name, matchers), group_by)
+
+
+def name(text: str) -> str:
+    """A promspec name from a foreign one: lower case, other characters as '-'."""
+    out = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")
+    if out and not out[0].isalpha():
+        out = "x-" + out
+    return out[:63]
+
+
+def note(doc: Document, path: tuple[str | int, ...], message: str) -> Problem:
+    """A note about a part of the source, pointing at its line (or the nearest parent's)."""
+    return doc.problem(path, message)
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def dump_specs(specs: list[dict[str, Any]], origin: str) -> str:
+    """The specs as YAML documents, in the order of the fields in docs/spec.md."""
+    header = (
+        f"# Imported by promspec from {origin}.\n"
+        "# Review the notes the import printed; set runbook_base_url (and team, if missing)\n"
+        "# here or in _defaults.yaml.\n"
+    )
+    docs = [
+        yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+        for spec in specs
+    ]
+    return header + "---\n".join(docs)
+
+
+def percent(value: float) -> float | int:
+    """99.9 stays 99.9; 99.0 prints as 99."""
+    rounded = round(value, 10)
+    return int(rounded) if rounded == int(rounded) else rounded
