@@ -72,8 +72,8 @@ def test_stale_files_as_github_annotations(tmp_path: Path) -> None:
     result = run_cli("check", "--errors", "github", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        "::error file=out/prometheus/checkout-api.rules.yml,title=promspec::"
-        "missing: out/prometheus/checkout-api.rules.yml"
+        "::error file=out/grafana/checkout-api.json,title=promspec::"
+        "missing: out/grafana/checkout-api.json"
     )
 
 
@@ -83,7 +83,12 @@ def test_json_output_of_generate_validate_and_check(tmp_path: Path) -> None:
     assert generate.returncode == 0, generate.stderr
     assert json.loads(generate.stdout) == {
         "command": "generate", "ok": True, "exit_code": 0, "services": 1,
-        "files": ["prometheus/checkout-api.rules.yml"], "changed": True, "out": "out",
+        "files": [
+            "grafana/checkout-api.json", "grafana/overview.json", "grafana/provisioning.yaml",
+            "prometheus/checkout-api.rules.yml", "tests/checkout-api.long.test.yml",
+            "tests/checkout-api.test.yml",
+        ],
+        "changed": True, "out": "out",
         "promtool_checked": True, "problems": [], "warnings": [],
     }  # fmt: skip
     check = json.loads(run_cli("check", "--output", "json", cwd=tmp_path).stdout)
@@ -104,7 +109,15 @@ def test_json_lists_stale_files(tmp_path: Path) -> None:
     result = run_cli("check", "--output", "json", cwd=tmp_path)
     assert result.returncode == 1
     assert json.loads(result.stdout)["stale"] == [
-        {"state": "missing", "path": "out/prometheus/checkout-api.rules.yml"}
+        {"state": "missing", "path": f"out/{path}"}
+        for path in (
+            "grafana/checkout-api.json",
+            "grafana/overview.json",
+            "grafana/provisioning.yaml",
+            "prometheus/checkout-api.rules.yml",
+            "tests/checkout-api.long.test.yml",
+            "tests/checkout-api.test.yml",
+        )
     ]
 
 

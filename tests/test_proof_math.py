@@ -105,4 +105,9 @@ def test_docs_alerts_md_is_up_to_date() -> None:
 def test_explain_unknown_service_is_a_usage_error() -> None:
     result = run_cli("explain", "nope")
     assert result.returncode == 2
-    assert result.stderr.strip() == "promspec: no service 'nope' in specs (services: vector-db)"
+    assert result.stderr.strip() == (
+        "promspec: no service 'nope' in specs (services: agent-manager, ai-workflow-cluster, "
+        "ai-workflow-platform, api-gateway, etl-pipeline, job-queue, notification-service, "
+        "omnihub-api, omnihub-db, omnihub-realtime, omnihub-web, platform-api, platform-cache, "
+        "platform-db, rag-system, vector-db, web-frontend, workflow-db, workflow-engine)"
+    )
