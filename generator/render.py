@@ -18,10 +18,12 @@ from typing import Any
 import jinja2
 import jsonschema
 import yaml
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator import conventions, promql
 from generator.errors import Problem, SpecError
+from generator.load import display_path, fast_loader, too_deep
 from generator.model import Check, Service
 from generator.plan import (
     FAST_INTERVAL,
@@ -62,6 +64,7 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
         dur=format_duration,
         human=human_duration,
         combine=_combine,
+        literal=go_literal,
     )
     env.globals.update(
         n=conventions,
@@ -77,6 +80,14 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
         intervals={"fast": FAST_INTERVAL, "slow": SLOW_INTERVAL, "period": PERIOD_INTERVAL},
     )
     return env
+
+
+def go_literal(text: str) -> str:
+    """User text for an annotation, printed verbatim by Prometheus' Go templates: text
+    holding a delimiter becomes a template action that prints it as a string literal."""
+    if "{{" not in text and "}}" not in text:
+        return text
+    return "{{ " + json.dumps(text, ensure_ascii=False) + " }}"
 
 
 def _combine(*dicts: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +178,9 @@ def render_rules(
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
     try:
-        data = yaml.safe_load(text)
+        if too_deep(text):
+            raise yaml.YAMLError("the YAML nests too deeply")
+        data = yaml.load(text, Loader=fast_loader())
     except yaml.YAMLError as exc:
         raise SpecError(
             [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
@@ -198,7 +211,7 @@ def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
     for group in data["groups"]:
         for rule in group["rules"]:
             try:
-                rule["expr"] = promql.canonical(rule["expr"])
+                rule["expr"] = promql.canonical(rule["expr"], rule=True)
             except promql.PromQLError as exc:
                 name = rule.get("record") or rule.get("alert")
                 raise SpecError(
@@ -210,16 +223,26 @@ def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
 
 
 def _template_problem(exc: jinja2.TemplateError, service: Service) -> Problem:
-    name = getattr(exc, "name", None) or getattr(exc, "filename", None) or "template"
+    """Where in which template it went wrong: syntax errors carry it, runtime errors only
+    in the traceback, whose frames Jinja maps back to template lines."""
+    name = getattr(exc, "filename", None) or getattr(exc, "name", None) or ""
     line = getattr(exc, "lineno", 0) or 0
-    message = exc.message or type(exc).__name__
+    if not line:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+                name, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+            tb = tb.tb_next
+    where = display_path(Path(name)) if name else "template"
+    message = (exc.message or type(exc).__name__).rstrip(".")
+    if isinstance(exc, SecurityError):
+        fix = "templates run in a sandbox: use only the variables and filters promspec passes"
+    elif isinstance(exc, jinja2.UndefinedError):
+        fix = "define it, or use a variable promspec passes (see templates/*.j2)"
+    else:
+        fix = "fix the template"
     return Problem(
-        str(name),
-        line,
-        1 if line else 0,
-        "",
-        f"template error while rendering service '{service.name}': {message}; "
-        "fix the template or define the variable",
+        where, line, 1 if line else 0, "", f"{message} (rendering service '{service.name}'); {fix}"
     )
 
 
