@@ -241,8 +241,15 @@ def load_text(text: str, name: str) -> list[Document]:
         raise SpecError(
             [Problem(name, line, col, "", f"YAML syntax error: {what}; fix the YAML there")]
         ) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow anywhere
+        line = text[: exc.position].count("\n") + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"the control character U+{code:04X} is not allowed in YAML; remove it"
+        raise SpecError([Problem(name, line, col, "", message)]) from exc
     except yaml.YAMLError as exc:
-        raise SpecError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError([Problem(name, 0, 0, "", f"YAML error: {first}")]) from exc
     except RecursionError as exc:
         raise SpecError(
             [Problem(name, 0, 0, "", "YAML nests too deeply; flatten the document")]

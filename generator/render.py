@@ -9,6 +9,7 @@ the same input whatever the template layout.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -58,7 +59,7 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        q=lambda s: json.dumps(str(s), ensure_ascii=False),
+        q=lambda s: yaml_json(str(s)),
         num=format_number,
         short=lambda v: format_number(round(v, 2)),
         dur=format_duration,
@@ -66,6 +67,9 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
         combine=_combine,
         literal=go_literal,
     )
+    # |tojson too: Jinja's default escapes astral characters as JSON surrogate pairs,
+    # which YAML cannot read back.
+    env.policies["json.dumps_function"] = lambda obj, **kwargs: yaml_json(obj)
     env.globals.update(
         n=conventions,
         prom=lambda expr: "{{ " + expr + " }}",
@@ -80,6 +84,20 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
         intervals={"fast": FAST_INTERVAL, "slow": SLOW_INTERVAL, "period": PERIOD_INTERVAL},
     )
     return env
+
+
+_NOT_YAML_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def yaml_json(value: Any) -> str:
+    """JSON that YAML reads back as the same value: every character outside printable
+    ASCII escaped, astral ones as YAML's \\U (JSON's surrogate pairs are not YAML)."""
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return _NOT_YAML_PRINTABLE.sub(escape, json.dumps(value, ensure_ascii=False))
 
 
 def go_literal(text: str) -> str:
