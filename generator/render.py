@@ -69,7 +69,7 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
     )
     # |tojson too: Jinja's default escapes astral characters as JSON surrogate pairs,
     # which YAML cannot read back.
-    env.policies["json.dumps_function"] = lambda obj, **kwargs: yaml_json(obj)
+    env.policies["json.dumps_function"] = lambda obj, **kwargs: yaml_json(obj, **kwargs)
     env.globals.update(
         n=conventions,
         prom=lambda expr: "{{ " + expr + " }}",
@@ -89,7 +89,7 @@ def environment(user_templates: Path | None = None) -> SandboxedEnvironment:
 _NOT_YAML_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
-def yaml_json(value: Any) -> str:
+def yaml_json(value: Any, **json_options: Any) -> str:
     """JSON that YAML reads back as the same value: every character outside printable
     ASCII escaped, astral ones as YAML's \\U (JSON's surrogate pairs are not YAML)."""
 
@@ -97,7 +97,8 @@ def yaml_json(value: Any) -> str:
         code = ord(match.group())
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
-    return _NOT_YAML_PRINTABLE.sub(escape, json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, **{**json_options, "ensure_ascii": False})
+    return _NOT_YAML_PRINTABLE.sub(escape, text)
 
 
 def go_literal(text: str) -> str:
