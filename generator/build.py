@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from generator import promql
 from generator.conventions import BASE_WINDOW_SECONDS, RESERVED_LABELS, SEVERITIES
-from generator.errors import Problem
+from generator.errors import Problem, SpecError
 from generator.inherit import merge
 from generator.load import Document, Path_, format_path
 from generator.model import (
@@ -67,18 +67,22 @@ class Builder:
     def duration(self, value: str, path: Path_, *, positive: bool = True) -> float:
         seconds = parse_duration(value)  # the schema checked the pattern
         if positive and seconds <= 0:
-            raise self.fail(path, f"duration '{value}' must be greater than 0")
+            raise self.fail(path, f"duration '{value}' must be greater than 0; e.g. 5m or 30d")
         return seconds
 
     def expr(self, text: str, path: Path_) -> str:
         try:
             return promql.canonical(text, self.matchers)
+        except promql.PromQLTooComplex as exc:
+            raise SpecError([self.origin(path).problem(str(exc))]) from exc
         except promql.PromQLError as exc:
             raise self.fail(path, f"{exc}; fix the expression") from exc
 
     def selector(self, text: str, path: Path_) -> Selector:
         try:
             metric, matchers = promql.plain_selector(text, self.matchers)
+        except promql.PromQLTooComplex as exc:
+            raise SpecError([self.origin(path).problem(str(exc))]) from exc
         except promql.PromQLError as exc:
             raise self.fail(path, str(exc)) from exc
         return Selector(metric, matchers)
@@ -103,7 +107,9 @@ class Builder:
             self.matchers = self._service_selector(data.get("selector"))
             team = data.get("team") or d.get("team")
             if not team:
-                raise self.fail(("team",), "missing team; set it here or in _defaults.yaml")
+                raise self.fail(
+                    ("team",), "missing team; add 'team: <name>' here or in _defaults.yaml"
+                )
             base = data.get("runbook_base_url") or d.get("runbook_base_url")
             if not base:
                 raise self.fail(
@@ -267,7 +273,8 @@ class Builder:
                 raise self.fail(
                     (*p, "short_window"),
                     f"short window {format_duration(short)} must be shorter than the long "
-                    f"window {format_duration(long)}",
+                    f"window {format_duration(long)}; remove short_window (default: long / 12) "
+                    "or shorten it",
                 )
             if long > period:
                 raise self.fail(
@@ -327,7 +334,7 @@ class Builder:
         return float(value)
 
     def _levels(
-        self, raw: dict[str, Any], path: Path_, convert: Any, descending: bool
+        self, raw: dict[str, Any], path: Path_, convert: Any, descending: bool, hint: str = ""
     ) -> tuple[Level, ...]:
         """info/warning/critical levels, which must get stricter with severity.
 
@@ -346,7 +353,8 @@ class Builder:
                 raise self.fail(
                     (*path, stronger.severity),
                     f"{stronger.severity} level {format_number(stronger.value)} must be "
-                    f"{relation} the {weaker.severity} level {format_number(weaker.value)}",
+                    f"{relation} the {weaker.severity} level {format_number(weaker.value)}; "
+                    f"swap them{hint}",
                 )
         return tuple(levels)
 
@@ -374,7 +382,10 @@ class Builder:
         else:
             expr = self.expr(raw["expr"], (*path, "expr"))
         direction = raw.get("direction", "above")
-        levels = self._levels(raw, path, self._level_value, descending=direction == "below")
+        hint = ", or set direction: below if low values are bad" if direction == "above" else ""
+        levels = self._levels(
+            raw, path, self._level_value, descending=direction == "below", hint=hint
+        )
         return Threshold(
             **self._common(raw, path, self.defaults["threshold"]["for"]),
             expr=expr,

@@ -7,9 +7,12 @@ value's path maps to its line for later error messages.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -18,11 +21,15 @@ from generator.errors import Problem, SpecError
 # Bounds that keep a hostile or broken file from hanging a pre-commit hook.
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000  # values after alias expansion ("billion laughs" stops here)
+MAX_DEPTH = 50  # nested mappings and lists (later stages recurse; specs need about 8)
+MAX_NESTING = 200  # flow collections open at once ([ and {), far beyond any real spec
+_BRACKET = re.compile(r"[\[\]{}]")
 
 Path_ = tuple[str | int, ...]
 
-# libyaml when PyYAML has it (every wheel does): the same nodes and marks, ten times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Scalars become JSON values only: a date, binary or set would crash later stages.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -59,27 +66,53 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.nodes = 0
+        self.depth = 0
         self.positions: dict[Path_, tuple[int, int]] = {}
         self.scalars = yaml.SafeLoader("")
 
-    def fail(self, node: yaml.Node, message: str) -> SpecError:
+    def fail(self, node: yaml.Node, message: str, path: Path_ = ()) -> SpecError:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        return SpecError([Problem(self.file, line, col, "", message)])
+        return SpecError([Problem(self.file, line, col, format_path(path), message)])
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(
                 node,
-                f"the document expands to more than {MAX_NODES} values "
-                "(an alias bomb?); split it or remove the repeated aliases",
+                f"the document holds more than {MAX_NODES} values once aliases are expanded; "
+                "split it into smaller files, or remove repeated aliases",
             )
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(node, f"the YAML nests more than {MAX_DEPTH} levels; flatten it")
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalars.construct_object(node, deep=True)
+        finally:
+            self.depth -= 1
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        """Only what JSON has: strings, finite numbers, booleans, null."""
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # a date where a string was meant; the schema says what fits
+        if node.tag not in _PLAIN_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.fail(node, f"the YAML tag {tag} is not supported here; remove it", path)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer with thousands of digits
+            shown = f"{node.value[:20]}..."
+            raise self.fail(node, f"the number {shown} is too long; shorten it", path) from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(node, f"'{node.value}' is not a finite number; write a number", path)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            message = "the string holds a lone surrogate escape (\\ud800-\\udfff); remove it"
+            raise self.fail(node, message, path)
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -97,9 +130,16 @@ class _Builder:
                     for k, v in value.items():
                         merged.setdefault(k, v)
                 continue
-            key = self.scalars.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, "keys must be plain strings, not lists or mappings")
+            key = self._scalar(key_node, path)
             if not isinstance(key, str):
-                raise self.fail(key_node, f"keys must be strings, got {key!r}; quote it")
+                raise self.fail(
+                    key_node,
+                    f"the key {key_node.value} reads as {json.dumps(key)}, not a string; "
+                    f"quote it: '{key_node.value}'",
+                    path,
+                )
             if key in explicit:
                 raise self.fail(
                     key_node, f"duplicate key '{key}'; YAML keeps only one, remove the other"
@@ -151,11 +191,39 @@ def load_file(path: Path) -> list[Document]:
     return load_text(text, name)
 
 
+def too_deep(text: str) -> bool:
+    """Flow nesting deeper than any parser here survives: LibYAML's composer recurses in C
+    and crashes the process, PyYAML's runs out of Python stack after composing the rest."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    depth = deepest = 0
+    for match in _BRACKET.finditer(text):  # an over-estimate: brackets in strings count too
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest > MAX_NESTING
+
+
+def fast_loader() -> type[yaml.SafeLoader]:
+    """LibYAML's loader when installed (about 10x faster), else pure Python."""
+    return cast(type[yaml.SafeLoader], getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _compose(text: str) -> list[yaml.Node | None]:
+    """Every document's node tree; YAML errors come from the pure-Python parser, whose
+    messages are the ones users see (and tests pin)."""
+    if too_deep(text):
+        raise RecursionError
+    try:
+        return list(yaml.compose_all(text, Loader=fast_loader()))
+    except yaml.YAMLError:
+        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
 def load_text(text: str, name: str) -> list[Document]:
     builder = _Builder(name)
     documents: list[Document] = []
     try:
-        for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+        for index, node in enumerate(_compose(text)):
             if node is None:
                 continue
             builder.positions = {}
@@ -165,13 +233,23 @@ def load_text(text: str, name: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem and exc.context_mark and exc.context_mark != mark:
-            what += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        if "'\\t'" in what:
+            what += " (YAML indents with spaces, never tabs)"
+        started = exc.context_mark
+        if exc.context and started and mark and started.line != mark.line:
+            what += f" ({exc.context} at line {started.line + 1})"
         raise SpecError(
-            [Problem(name, line, col, "", f"YAML syntax error: {what}; fix the YAML at this line")]
+            [Problem(name, line, col, "", f"YAML syntax error: {what}; fix the YAML there")]
         ) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow anywhere
+        line = text[: exc.position].count("\n") + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"the control character U+{code:04X} is not allowed in YAML; remove it"
+        raise SpecError([Problem(name, line, col, "", message)]) from exc
     except yaml.YAMLError as exc:
-        raise SpecError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError([Problem(name, 0, 0, "", f"YAML error: {first}")]) from exc
     except RecursionError as exc:
         raise SpecError(
             [Problem(name, 0, 0, "", "YAML nests too deeply; flatten the document")]

@@ -19,7 +19,7 @@ from generator.errors import Problem, SpecError
 from generator.inherit import effective_defaults
 from generator.load import Document, display_path, load_file
 from generator.model import Service
-from generator.validate import check_document
+from generator.validate import MAX_ITEMS_PER_RUN, check_document, count_items
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
@@ -108,9 +108,10 @@ def _load_defaults(path: Path) -> dict[str, Any]:
     if len(docs) != 1:
         raise SpecError([docs[1].problem((), "a defaults file holds exactly one document")])
     doc = docs[0]
+    if not isinstance(doc.data, dict) or doc.data.get("kind") != "defaults":
+        message = "a defaults file needs 'kind: defaults' (and 'version: promspec/v1'); add it"
+        raise SpecError([doc.problem(("kind",), message)])
     problems = check_document(doc)
-    if not problems and doc.data.get("kind") != "defaults":
-        problems = [doc.problem(("kind",), "a defaults file needs 'kind: defaults'")]
     if problems:
         raise SpecError(problems)
     data: dict[str, Any] = doc.data
@@ -125,6 +126,7 @@ def build_services(
     services: list[Service] = []
     seen: dict[str, str] = {}
     defaults = _DefaultsCache(defaults_file)
+    items = 0
     for spec, root in discover(paths, exclude):
         try:
             docs = load_file(spec)
@@ -133,6 +135,9 @@ def build_services(
             problems.extend(exc.problems)
             continue
         for doc in docs:
+            items += count_items(doc.data)
+            if items > MAX_ITEMS_PER_RUN:
+                raise SpecError([doc.problem((), _too_many(items))])
             service = _build(doc, org, problems)
             if service is None:
                 continue
@@ -152,6 +157,13 @@ def build_services(
         shown = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(shown, 0, 0, "", "no service specs found (*.yaml, *.yml)")])
     return services
+
+
+def _too_many(items: int) -> str:
+    return (
+        f"the specs so far ask for {items} SLOs and checks, over the limit of "
+        f"{MAX_ITEMS_PER_RUN} per run; generate in smaller batches (one out/ per batch)"
+    )
 
 
 def _build(doc: Document, org: dict[str, Any], problems: list[Problem]) -> Service | None:

@@ -26,8 +26,21 @@ _OPS = {
 }
 
 
+# Bounds on what a spec may hand the parser. The parser recurses (a few thousand nested
+# parentheses overflow its stack and kill the process) and the canonical printer indents
+# by depth, so a long operator chain prints quadratically; real expressions stay far below.
+MAX_FRAGMENT_CHARS = 2_000  # a PromQL fragment in a spec
+MAX_RULE_CHARS = 100_000  # a whole rule expression as a template wrote it
+MAX_NESTING = 40  # brackets open at once, or signs in a row
+MAX_CANONICAL_CHARS = 20_000  # a fragment as printed in canonical form
+
+
 class PromQLError(ValueError):
     """A fragment is not valid PromQL or not of the shape required."""
+
+
+class PromQLTooComplex(PromQLError):
+    """A fragment over the size bounds; the run stops, so one cannot cost minutes each."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +58,50 @@ def quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def parse(text: str) -> Any:
+def parse(text: str, max_chars: int = MAX_FRAGMENT_CHARS) -> Any:
+    if len(text) > max_chars:
+        raise PromQLTooComplex(
+            f"the expression is {len(text)} characters, over the limit of {max_chars}; "
+            "record parts of it in your own recording rules"
+        )
+    depth = nesting(text)
+    if depth > MAX_NESTING:
+        raise PromQLTooComplex(
+            f"the expression nests {depth} levels deep, over the limit of {MAX_NESTING}; "
+            "remove redundant parentheses or signs"
+        )
     try:
         return pp.parse(text)
     except (ValueError, TypeError) as exc:
         raise PromQLError(f"invalid PromQL: {_first_line(str(exc))}") from exc
+
+
+def nesting(text: str) -> int:
+    """The deepest bracket nesting, or the longest run of signs, outside string literals."""
+    deepest = depth = signs = 0
+    quote_char = ""
+    escaped = False
+    for ch in text:
+        if quote_char:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote_char != "`":
+                escaped = True
+            elif ch == quote_char:
+                quote_char = ""
+            continue
+        if ch in "\"'`":
+            quote_char = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        if ch in "+-":
+            signs += 1
+        elif not ch.isspace():
+            signs = 0
+        deepest = max(deepest, depth, signs)
+    return deepest
 
 
 def _first_line(text: str) -> str:
@@ -60,7 +112,9 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
     """'{job="api", env=~"prod.*"}' -> matchers; the text must be a bare matcher list."""
     expr = parse(text)
     if not isinstance(expr, pp.VectorSelector) or expr.name or expr.offset or expr.at:
-        raise PromQLError('write a matcher list like {job="api"}')
+        raise PromQLError(
+            'write one matcher list like {job="api"}, without metric name, operators or functions'
+        )
     return _matchers(expr)
 
 
@@ -102,15 +156,24 @@ def _seconds(delta: Any) -> int:
     return int(delta.total_seconds())
 
 
-def canonical(text: str, extra: tuple[Matcher, ...] = ()) -> str:
-    """Parse any expression, merge the service matchers into each selector, print it."""
-    expr = parse(text)
+def canonical(text: str, extra: tuple[Matcher, ...] = (), *, rule: bool = False) -> str:
+    """Parse any expression, merge the service matchers into each selector, print it.
+
+    rule=True is for whole rule expressions that templates built around checked fragments."""
+    expr = parse(text, MAX_RULE_CHARS if rule else MAX_FRAGMENT_CHARS)
     if extra:
         expr = pp.transform(
             expr,
             pre_visit=lambda n: merge(n, extra) if isinstance(n, pp.VectorSelector) else None,
         )
-    return str(expr.prettify())
+    printed = str(expr.prettify())
+    if not rule and len(printed) > MAX_CANONICAL_CHARS:
+        raise PromQLTooComplex(
+            f"the expression prints as {len(printed)} characters, over the limit of "
+            f"{MAX_CANONICAL_CHARS}; long operator chains nest deeply, group them with "
+            "parentheses or record parts in your own recording rules"
+        )
+    return printed
 
 
 def plain_selector(text: str, extra: tuple[Matcher, ...] = ()) -> tuple[str, tuple[Matcher, ...]]:

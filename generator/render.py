@@ -9,6 +9,7 @@ the same input whatever the template layout.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -18,10 +19,12 @@ from typing import Any
 import fastjsonschema
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator import conventions, promql
 from generator.errors import Problem, SpecError
+from generator.load import display_path, fast_loader, too_deep
 from generator.model import Check, Service
 from generator.plan import (
     FAST_INTERVAL,
@@ -62,13 +65,17 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        q=lambda s: json.dumps(str(s), ensure_ascii=False),
+        q=lambda s: yaml_json(str(s)),
         num=format_number,
         short=lambda v: format_number(round(v, 2)),
         dur=format_duration,
         human=human_duration,
         combine=_combine,
+        literal=go_literal,
     )
+    # |tojson too: Jinja's default escapes astral characters as JSON surrogate pairs,
+    # which YAML cannot read back.
+    env.policies["json.dumps_function"] = lambda obj, **kwargs: yaml_json(obj, **kwargs)
     env.globals.update(
         n=conventions,
         prom=lambda expr: "{{ " + expr + " }}",
@@ -83,6 +90,29 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         intervals={"fast": FAST_INTERVAL, "slow": SLOW_INTERVAL, "period": PERIOD_INTERVAL},
     )
     return env
+
+
+_NOT_YAML_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def yaml_json(value: Any, **json_options: Any) -> str:
+    """JSON that YAML reads back as the same value: every character outside printable
+    ASCII escaped, astral ones as YAML's \\U (JSON's surrogate pairs are not YAML)."""
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    text = json.dumps(value, **{**json_options, "ensure_ascii": False})
+    return _NOT_YAML_PRINTABLE.sub(escape, text)
+
+
+def go_literal(text: str) -> str:
+    """User text for an annotation, printed verbatim by Prometheus' Go templates: text
+    holding a delimiter becomes a template action that prints it as a string literal."""
+    if "{{" not in text and "}}" not in text:
+        return text
+    return "{{ " + json.dumps(text, ensure_ascii=False) + " }}"
 
 
 def _combine(*dicts: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +202,9 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
     try:
-        data = yaml.load(text, Loader=_Loader)
+        if too_deep(text):
+            raise yaml.YAMLError("the YAML nests too deeply")
+        data = yaml.load(text, Loader=fast_loader())
     except yaml.YAMLError as exc:
         raise SpecError(
             [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
@@ -200,7 +232,7 @@ def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
     for group in data["groups"]:
         for rule in group["rules"]:
             try:
-                rule["expr"] = promql.canonical(rule["expr"])
+                rule["expr"] = promql.canonical(rule["expr"], rule=True)
             except promql.PromQLError as exc:
                 name = rule.get("record") or rule.get("alert")
                 raise SpecError(
@@ -212,22 +244,31 @@ def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
 
 
 def _template_problem(exc: jinja2.TemplateError, service: Service) -> Problem:
-    name = getattr(exc, "name", None) or getattr(exc, "filename", None) or "template"
+    """Where in which template it went wrong: syntax errors carry it, runtime errors only
+    in the traceback, whose frames Jinja maps back to template lines."""
+    name = getattr(exc, "filename", None) or getattr(exc, "name", None) or ""
     line = getattr(exc, "lineno", 0) or 0
-    message = exc.message or type(exc).__name__
+    if not line:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+                name, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+            tb = tb.tb_next
+    where = display_path(Path(name)) if name else "template"
+    message = (exc.message or type(exc).__name__).rstrip(".")
+    if isinstance(exc, SecurityError):
+        fix = "templates run in a sandbox: use only the variables and filters promspec passes"
+    elif isinstance(exc, jinja2.UndefinedError):
+        fix = "define it, or use a variable promspec passes (see templates/*.j2)"
+    else:
+        fix = "fix the template"
     return Problem(
-        str(name),
-        line,
-        1 if line else 0,
-        "",
-        f"template error while rendering service '{service.name}': {message}; "
-        "fix the template or define the variable",
+        where, line, 1 if line else 0, "", f"{message} (rendering service '{service.name}'); {fix}"
     )
 
 
 # libyaml when PyYAML has it: output is identical, and parsing back and dumping are
 # most of the time of a run.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 

@@ -20,6 +20,12 @@ from generator.load import Document, Path_
 
 MAX_PROBLEMS_PER_DOCUMENT = 20
 
+# Work bounds (docs/errors.md): rendering costs ~20 ms per SLO, so a generated or hostile
+# spec with 10,000 SLOs is refused at once instead of running for minutes.
+ITEM_KEYS = ("slos", "thresholds", "capacity", "freshness", "expiry", "absence")
+MAX_ITEMS_PER_LIST = 200
+MAX_ITEMS_PER_RUN = 5_000
+
 
 @cache
 def schema() -> dict[str, Any]:
@@ -38,7 +44,7 @@ def _validator() -> jsonschema.protocols.Validator:
 def check_document(doc: Document) -> list[Problem]:
     """Every schema problem of one document, most specific first, one per field."""
     if not isinstance(doc.data, dict):
-        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
+        kind = _kind(doc.data)
         return [
             doc.problem(
                 (),
@@ -46,6 +52,14 @@ def check_document(doc: Document) -> list[Problem]:
                 "'version: promspec/v1' and 'service: <name>'",
             )
         ]
+    for key in ITEM_KEYS:
+        items = doc.data.get(key)
+        if isinstance(items, list) and len(items) > MAX_ITEMS_PER_LIST:
+            message = (
+                f"{len(items)} entries, over the limit of {MAX_ITEMS_PER_LIST} per service; "
+                "split the service or use group_by"
+            )
+            return [doc.problem((key,), message)]
     problems: dict[str, Problem] = {}
     for error in _leaf_errors(_validator().iter_errors(doc.data)):
         path, message = _explain(error)
@@ -92,6 +106,10 @@ def _explain(error: ValidationError) -> tuple[Path_, str]:
         missing = [k for k in sub.get("required", []) if k not in instance]
         if missing and "x-message" not in sub:
             return path, f"missing required key '{missing[0]}'; add it"
+    if error.validator == "type" and "x-message" not in sub:
+        wanted = sub.get("type")
+        if isinstance(wanted, str) and wanted in _TYPE_WORDS:
+            return path, f"must be {_TYPE_WORDS[wanted]}, not {_kind(error.instance)}"
     message = sub.get("x-message")
     if message:
         got = error.instance
@@ -103,3 +121,38 @@ def _explain(error: ValidationError) -> tuple[Path_, str]:
             shown = json.dumps(got)[:60]
         return path, f"{message} (got {shown})"
     return path, error.message
+
+
+def count_items(data: Any) -> int:
+    """SLOs and checks a document asks for, counted before any validation."""
+    if not isinstance(data, dict):
+        return 0
+    # Lists over the per-service limit count at the limit: check_document names them.
+    return sum(
+        min(len(v), MAX_ITEMS_PER_LIST) for k in ITEM_KEYS if isinstance(v := data.get(k), list)
+    )
+
+
+_TYPE_WORDS = {
+    "array": "a list ('- item' lines or [a, b])",
+    "object": "a mapping (key: value lines)",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+}
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in the words of the error messages."""
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, int | float):
+        return f"the number {json.dumps(value)}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)[:60]}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty (null)" if value is None else type(value).__name__

@@ -15,6 +15,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,13 @@ def _fill(root: Path, files: dict[str, bytes]) -> None:
             os.fsync(handle.fileno())
 
 
+def _pause_for_tests() -> None:
+    """Tests kill a run here, between a complete staging tree and the swap."""
+    delay = os.environ.get("PROMSPEC_TEST_SWAP_DELAY")
+    if delay:
+        time.sleep(float(delay))
+
+
 def write_tree(out: Path, files: dict[str, bytes]) -> bool:
     """Make out/ hold exactly `files`; False when it already did (nothing touched)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +91,7 @@ def write_tree(out: Path, files: dict[str, bytes]) -> bool:
         try:
             _fill(staging, files)
             staging.chmod(0o755)
+            _pause_for_tests()
             if not out.exists():
                 staging.rename(out)
             elif not _exchange(staging, out):
