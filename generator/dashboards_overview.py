@@ -19,7 +19,6 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from generator import conventions as n
 from generator import grafana as g
-from generator import promql
 from generator.model import Service
 from generator.plan import SLOPlan
 
@@ -35,21 +34,20 @@ DEFAULT_BUDGET_LOW = 0.2  # the built-in budget_low alert: 80% consumed
 
 
 def _fast_burn(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan]]) -> str:
-    """Each SLO's burn rate over the long window of its fastest tier (what pages first)."""
-    terms = []
-    for service in services:
-        for plan in plans.get(service.name, ()):
-            if not plan.tiers:
-                continue
-            sel = promql.selector_text(
-                n.burn_rate(plan.tiers[0].tier.long_window),
-                (
-                    promql.Matcher(n.SERVICE_LABEL, "=", service.name),
-                    promql.Matcher(n.SLO_LABEL, "=", plan.slo.name),
-                ),
-            )
-            terms.append(f"max by ({KEYS}) ({sel})")
-    return " or ".join(terms)
+    """Each SLO's burn rate over its shortest long window (what pages first).
+
+    One term per distinct window, shortest first: `or` keeps the left side for an SLO that
+    records several of them, so the query stays short however many SLOs the fleet has.
+    """
+    windows = sorted(
+        {
+            min(t.tier.long_window for t in plan.tiers)
+            for service in services
+            for plan in plans.get(service.name, ())
+            if plan.tiers
+        }
+    )
+    return " or ".join(f"max by ({KEYS}) ({n.burn_rate(w)})" for w in windows)
 
 
 def _budget_low(plans: Mapping[str, Sequence[SLOPlan]]) -> float:
