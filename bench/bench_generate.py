@@ -1,0 +1,134 @@
+"""How fast is promspec in a pre-commit hook over a large infra repo?
+
+For 10, 100 and 1,000 synthetic services (bench/synth.py), each measured in fresh
+processes, repeated, median reported:
+- `promspec generate` without promtool, and with it (promtool runs once over all files);
+- promtool alone over the same files, to show its share;
+- `promspec check` on an up-to-date out/ (the pre-commit path; it never runs promtool);
+- the floor (bench/floor.py): load every spec and dump every rule file with PyYAML.
+Repetitions are interleaved, so the generate/floor ratio is taken under the same load
+(the machine is shared; ratios are steadier than seconds).
+
+usage: python bench/bench_generate.py [--sizes 10,100,1000] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH, PYTHON, machine, median_of, run, save  # noqa: E402
+from synth import write_specs  # noqa: E402
+
+PROMSPEC = str(Path(PYTHON).parent / "promspec")
+TARGETS = {
+    "generate_1000_s": 10.0,
+    "check_100_s": 1.0,
+    "ratio_to_floor": 3.0,
+    # Per-service time at 1,000 over that at 100: 1.0 is linear; allow noise.
+    "linearity": 1.25,
+}
+
+
+def backend() -> dict[str, str]:
+    from generator import load, render
+
+    return {"loader": load._Loader.__name__, "dumper": render._BaseDumper.__name__}
+
+
+def rule_data(out: Path) -> dict[str, Any]:
+    """The final rule data of every service, as the floor must dump it."""
+    return {
+        p.name: yaml.load(p.read_text("utf-8"), Loader=yaml.CSafeLoader)
+        for p in sorted((out / "prometheus").glob("*.rules.yml"))
+    }
+
+
+def measure_size(services: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"promspec-bench-{services}-") as tmp:
+        root = Path(tmp)
+        specs = write_specs(root, services)
+        out = root / "out"
+        run([PROMSPEC, "generate", "specs", "--out", "out", "--no-promtool"], cwd=root)
+        files = sorted(str(p) for p in (out / "prometheus").glob("*.rules.yml"))
+        data_file = root / "rules.pickle"
+        data_file.write_bytes(pickle.dumps(rule_data(out)))
+        runs: dict[str, list[dict[str, Any]]] = {
+            k: [] for k in ("generate", "generate_promtool", "promtool", "check", "floor")
+        }
+        for i in range(repeat):
+            for key, cmd in (
+                ("generate", [PROMSPEC, "generate", "specs", "--out", "o1", "--no-promtool"]),
+                ("generate_promtool", [PROMSPEC, "generate", "specs", "--out", "o2"]),
+                ("check", [PROMSPEC, "check", "specs", "--out", "out"]),
+                ("promtool", ["promtool", "check", "rules", *files]),
+                ("floor", [PYTHON, str(BENCH / "floor.py"), str(specs), str(data_file), "o3"]),
+            ):
+                for d in ("o1", "o2", "o3"):  # every generate writes a fresh tree
+                    shutil.rmtree(root / d, ignore_errors=True)
+                result = run(cmd, cwd=root)
+                if key == "floor":
+                    result["wall_s"] -= float(result["stdout"].split()[-1])
+                runs[key].append(result)
+                print(f"  {services:>5} services  run {i + 1}/{repeat}  {key:<18} "
+                      f"{result['wall_s']:7.3f} s  {result['peak_rss_mib']:7.1f} MiB", flush=True)
+        figures = {k: median_of(v) for k, v in runs.items()}
+        ratios = [g["wall_s"] / f["wall_s"] for g, f in zip(runs["generate"], runs["floor"])]
+        figures["ratio_to_floor"] = round(statistics.median(ratios), 2)
+        for k in ("generate", "generate_promtool", "check", "floor"):
+            figures[k]["ms_per_service"] = round(1000 * figures[k]["wall_s"] / services, 2)
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[str, Any] = {"machine": machine(), "yaml_backend": backend(), "sizes": {}}
+    for n in sizes:
+        results["sizes"][str(n)] = measure_size(n, args.repeat)
+    s = results["sizes"]
+    verdict: dict[str, Any] = {}
+    if "1000" in s:
+        verdict["generate_1000_s"] = s["1000"]["generate"]["wall_s"]
+        verdict["generate_promtool_1000_s"] = s["1000"]["generate_promtool"]["wall_s"]
+    if "100" in s:
+        verdict["check_100_s"] = s["100"]["check"]["wall_s"]
+    verdict["ratio_to_floor"] = {n: f["ratio_to_floor"] for n, f in s.items()}
+    if "100" in s and "1000" in s:
+        verdict["linearity"] = round(
+            s["1000"]["generate"]["ms_per_service"] / s["100"]["generate"]["ms_per_service"], 2
+        )
+    verdict["met"] = {
+        "generate_1000_under_10s": verdict.get("generate_1000_s", 1e9) < TARGETS["generate_1000_s"],
+        "check_100_under_1s": verdict.get("check_100_s", 1e9) < TARGETS["check_100_s"],
+        "within_3x_of_floor": all(r <= TARGETS["ratio_to_floor"] for r in verdict["ratio_to_floor"].values()),
+        "linear": verdict.get("linearity", 1e9) <= TARGETS["linearity"],
+    }
+    results["summary"] = verdict
+    path = save("generate", results) if sizes == [10, 100, 1000] else None
+    print()
+    header = f"{'services':>8} {'generate':>9} {'+promtool':>9} {'promtool':>9} {'check':>7} {'floor':>7} {'ratio':>6} {'ms/svc':>7} {'peak MiB':>8}"
+    print(header)
+    for n, f in s.items():
+        print(f"{n:>8} {f['generate']['wall_s']:9.2f} {f['generate_promtool']['wall_s']:9.2f} "
+              f"{f['promtool']['wall_s']:9.2f} {f['check']['wall_s']:7.2f} {f['floor']['wall_s']:7.2f} "
+              f"{f['ratio_to_floor']:6.2f} {f['generate']['ms_per_service']:7.2f} "
+              f"{f['generate']['peak_rss_mib']:8.1f}")
+    print(f"\nsummary: {verdict}")
+    print(f"results: {path}" if path else "results not saved (partial sizes)")
+
+
+if __name__ == "__main__":
+    main()
