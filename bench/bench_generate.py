@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, PYTHON, machine, median_of, run, save  # noqa: E402
-from synth import write_specs  # noqa: E402
+from common import BENCH, PYTHON, machine, median_of, run, save
+from synth import write_specs
 
 PROMSPEC = str(Path(PYTHON).parent / "promspec")
 TARGETS = {
@@ -40,9 +40,14 @@ TARGETS = {
 
 
 def backend() -> dict[str, str]:
-    from generator import load, render
+    """Which libyaml classes promspec builds on (the floor uses the same)."""
+    from generator import load, yamlio
 
-    return {"loader": load._Loader.__name__, "dumper": render._BaseDumper.__name__}
+    return {
+        "specs_loader": load._Loader.__name__,
+        "rules_loader": yamlio.BaseLoader.__name__,
+        "rules_dumper": yamlio.BaseDumper.__name__,
+    }
 
 
 def rule_data(out: Path) -> dict[str, Any]:
@@ -79,10 +84,15 @@ def measure_size(services: int, repeat: int) -> dict[str, Any]:
                 if key == "floor":
                     result["wall_s"] -= float(result["stdout"].split()[-1])
                 runs[key].append(result)
-                print(f"  {services:>5} services  run {i + 1}/{repeat}  {key:<18} "
-                      f"{result['wall_s']:7.3f} s  {result['peak_rss_mib']:7.1f} MiB", flush=True)
+                print(
+                    f"  {services:>5} services  run {i + 1}/{repeat}  {key:<18} "
+                    f"{result['wall_s']:7.3f} s  {result['peak_rss_mib']:7.1f} MiB",
+                    flush=True,
+                )
         figures = {k: median_of(v) for k, v in runs.items()}
-        ratios = [g["wall_s"] / f["wall_s"] for g, f in zip(runs["generate"], runs["floor"])]
+        ratios = [
+            g["wall_s"] / f["wall_s"] for g, f in zip(runs["generate"], runs["floor"], strict=True)
+        ]
         figures["ratio_to_floor"] = round(statistics.median(ratios), 2)
         for k in ("generate", "generate_promtool", "check", "floor"):
             figures[k]["ms_per_service"] = round(1000 * figures[k]["wall_s"] / services, 2)
@@ -113,19 +123,22 @@ def main() -> None:
     verdict["met"] = {
         "generate_1000_under_10s": verdict.get("generate_1000_s", 1e9) < TARGETS["generate_1000_s"],
         "check_100_under_1s": verdict.get("check_100_s", 1e9) < TARGETS["check_100_s"],
-        "within_3x_of_floor": all(r <= TARGETS["ratio_to_floor"] for r in verdict["ratio_to_floor"].values()),
+        "within_3x_of_floor": all(
+            r <= TARGETS["ratio_to_floor"] for r in verdict["ratio_to_floor"].values()
+        ),
         "linear": verdict.get("linearity", 1e9) <= TARGETS["linearity"],
     }
     results["summary"] = verdict
     path = save("generate", results) if sizes == [10, 100, 1000] else None
     print()
-    header = f"{'services':>8} {'generate':>9} {'+promtool':>9} {'promtool':>9} {'check':>7} {'floor':>7} {'ratio':>6} {'ms/svc':>7} {'peak MiB':>8}"
+    columns = ("services", "generate", "+promtool", "promtool", "check", "floor", "ratio")
+    header = " ".join(f"{c:>9}" for c in (*columns, "ms/svc", "peak MiB"))
     print(header)
     for n, f in s.items():
-        print(f"{n:>8} {f['generate']['wall_s']:9.2f} {f['generate_promtool']['wall_s']:9.2f} "
-              f"{f['promtool']['wall_s']:9.2f} {f['check']['wall_s']:7.2f} {f['floor']['wall_s']:7.2f} "
-              f"{f['ratio_to_floor']:6.2f} {f['generate']['ms_per_service']:7.2f} "
-              f"{f['generate']['peak_rss_mib']:8.1f}")
+        seconds = [f[k]["wall_s"] for k in ("generate", "generate_promtool", "promtool")]
+        seconds += [f["check"]["wall_s"], f["floor"]["wall_s"], f["ratio_to_floor"]]
+        seconds += [f["generate"]["ms_per_service"], f["generate"]["peak_rss_mib"]]
+        print(f"{n:>9} " + " ".join(f"{v:9.2f}" for v in seconds))
     print(f"\nsummary: {verdict}")
     print(f"results: {path}" if path else "results not saved (partial sizes)")
 

@@ -46,9 +46,7 @@ def machine() -> dict[str, Any]:
 def run(cmd: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
     """Wall seconds and peak RSS (MiB) of one fresh process; it must exit 0."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Read before waiting so a chatty child cannot block on a full pipe.
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)

@@ -94,7 +94,9 @@ thresholds:
     critical: 900
 capacity:
   - name: disk
-    usage: node_filesystem_size_bytes{{mountpoint="/"}} - node_filesystem_avail_bytes{{mountpoint="/"}}
+    usage: >-
+      node_filesystem_size_bytes{{mountpoint="/"}}
+      - node_filesystem_avail_bytes{{mountpoint="/"}}
     limit: node_filesystem_size_bytes{{mountpoint="/"}}
     unit: bytes
     exhaustion: {{within: 4h}}

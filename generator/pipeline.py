@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import check, conventions, plan, render
+from generator import check, conventions, parallel, plan, render
 from generator.build import Builder
 from generator.errors import Problem, SpecError
 from generator.inherit import effective_defaults
@@ -120,17 +120,12 @@ def build_services(
     services: list[Service] = []
     seen: dict[str, str] = {}
     defaults = _DefaultsCache(defaults_file)
-    for spec, root in discover(paths, exclude):
-        try:
-            docs = load_file(spec)
-            org = defaults.for_spec(spec, root)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        for doc in docs:
-            service = _build(doc, org, problems)
-            if service is None:
-                continue
+    built = parallel.map_ordered(
+        lambda found: _build_file(*found, defaults), discover(paths, exclude)
+    )
+    for file_services, file_problems in built:
+        problems.extend(file_problems)
+        for service in file_services:
             if service.name in seen:
                 problems.append(
                     service.origin.problem(
@@ -147,6 +142,20 @@ def build_services(
         shown = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(shown, 0, 0, "", "no service specs found (*.yaml, *.yml)")])
     return services
+
+
+def _build_file(
+    spec: Path, root: Path, defaults: _DefaultsCache
+) -> tuple[list[Service], list[Problem]]:
+    """The services of one spec file, and its problems (returned, not raised)."""
+    problems: list[Problem] = []
+    try:
+        docs = load_file(spec)
+        org = defaults.for_spec(spec, root)
+    except SpecError as exc:
+        return [], exc.problems
+    services = [s for doc in docs if (s := _build(doc, org, problems)) is not None]
+    return services, problems
 
 
 def _build(doc: Document, org: dict[str, Any], problems: list[Problem]) -> Service | None:
@@ -170,23 +179,36 @@ def compile_specs(
     use_promtool: bool = True,
     out: Path | None = None,
 ) -> Result:
-    result = Result(services=build_services(paths, defaults_file, out))
-    env = render.environment(templates)
-    problems: list[Problem] = []
-    for service in result.services:
-        plans, findings = plan.plan_service(service)
-        problems.extend(f.tier.origin.problem(f.message) for f in findings)
-        if findings:
-            continue
-        result.plans[service.name] = plans
-        data = render.render_rules(env, service, plans)
-        text = render.dump(data, service.source)
-        result.files[conventions.rules_path(service.name)] = text.encode("utf-8")
-    if problems:
-        raise SpecError(problems)
+    with parallel.few_collections():
+        result = Result(services=build_services(paths, defaults_file, out))
+        env = render.environment(templates)
+        problems: list[Problem] = []
+        compiled = parallel.map_ordered(lambda s: _compile_service(env, s), result.services)
+        for service, (plans, findings, text) in zip(result.services, compiled, strict=True):
+            problems.extend(findings)
+            if text is not None:
+                result.plans[service.name] = plans
+                result.files[conventions.rules_path(service.name)] = text
+        if problems:
+            raise SpecError(problems)
     if use_promtool and check.promtool() is not None:
         _promtool(result)
     return result
+
+
+def _compile_service(
+    env: Any, service: Service
+) -> tuple[list[plan.SLOPlan], list[Problem], bytes | None]:
+    """Plans, problems and the rule file of one service; problems are returned, not
+    raised, so that they come back from a worker process like any result."""
+    plans, findings = plan.plan_service(service)
+    if findings:
+        return plans, [f.tier.origin.problem(f.message) for f in findings], None
+    try:
+        data = render.render_rules(env, service, plans)
+    except SpecError as exc:
+        return plans, exc.problems, None
+    return plans, [], render.dump(data, service.source).encode("utf-8")
 
 
 def _promtool(result: Result) -> None:
