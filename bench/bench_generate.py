@@ -10,11 +10,13 @@ Repetitions are interleaved, so the generate/floor ratio is taken under the same
 (the machine is shared; ratios are steadier than seconds).
 
 usage: python bench/bench_generate.py [--sizes 10,100,1000] [--repeat N]
+(`make bench` runs all benchmarks with their defaults)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import shutil
 import statistics
@@ -102,12 +104,13 @@ def measure_size(services: int, repeat: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,1000")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, help="runs per size (default 3, and 2 at 1,000)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[str, Any] = {"machine": machine(), "yaml_backend": backend(), "sizes": {}}
     for n in sizes:
-        results["sizes"][str(n)] = measure_size(n, args.repeat)
+        repeat = args.repeat or (3 if n <= 100 else 2)
+        results["sizes"][str(n)] = measure_size(n, repeat)
     s = results["sizes"]
     verdict: dict[str, Any] = {}
     if "1000" in s:
@@ -129,6 +132,7 @@ def main() -> None:
         "linear": verdict.get("linearity", 1e9) <= TARGETS["linearity"],
     }
     results["summary"] = verdict
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     path = save("generate", results) if sizes == [10, 100, 1000] else None
     print()
     columns = ("services", "generate", "+promtool", "promtool", "check", "floor", "ratio")

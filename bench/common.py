@@ -1,8 +1,11 @@
 """What every benchmark shares: the machine it ran on, timed subprocesses, results files.
 
 Each measurement is a fresh process, as a pre-commit hook runs it, so interpreter start
-and imports count. Peak memory is the child's own ru_maxrss from wait4(), which covers
-the child and the processes it waited for (promtool), and nothing else.
+and imports count. Peak memory is /usr/bin/time's %M: the largest resident set of the
+command or of a process it waited for (workers, promtool). (wait4() of a child forked
+from this process would report this process's own size when that is larger.) CPU is
+user + system seconds of the command and everything it waited for: on a shared machine
+it moves far less than wall time.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 PYTHON = sys.executable
+TIME = "/usr/bin/time"
 
 
 def machine() -> dict[str, Any]:
@@ -44,21 +49,23 @@ def machine() -> dict[str, Any]:
 
 
 def run(cmd: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
-    """Wall seconds and peak RSS (MiB) of one fresh process; it must exit 0."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Read before waiting so a chatty child cannot block on a full pipe.
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one fresh process; it must exit 0."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([TIME, "-f", "%M", *cmd], cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.strip()[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.strip()[-2000:]}")
     return {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-        "stdout": out,
+        "peak_rss_mib": int(stderr.split()[-1]) / 1024,
+        "stdout": stdout,
     }
 
 
