@@ -28,8 +28,8 @@ check: setup
 test: setup lint typecheck unit
 
 lint: setup
-	$(BIN)/ruff check generator tests
-	$(BIN)/ruff format --check generator tests
+	$(BIN)/ruff check generator tests bench
+	$(BIN)/ruff format --check generator tests bench
 
 typecheck: setup
 	$(BIN)/mypy

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from generator import parallel
 from generator.errors import ToolError
 
 PROMTOOL_HINT = (
@@ -19,20 +21,30 @@ def promtool() -> str | None:
 
 
 def check_rules(files: list[Path]) -> list[str]:
-    """promtool's complaints about the rule files; empty when they all pass."""
+    """promtool's complaints about the rule files; empty when they all pass.
+
+    promtool checks one file after another on one core (~25 ms per service file): a
+    large run splits the files over one promtool per core."""
     tool = promtool()
     if tool is None:
         raise ToolError(PROMTOOL_HINT)
     if not files:
         return []
-    result = subprocess.run(
+    count = parallel.jobs(len(files))
+    chunks = [files[i::count] for i in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        results = list(pool.map(lambda chunk: _promtool_check(tool, chunk), chunks))
+    if all(r.returncode == 0 for r in results):
+        return []
+    lines = [line for r in results for line in (r.stdout + r.stderr).splitlines()]
+    return [line.strip() for line in lines if line.strip() and "SUCCESS" not in line]
+
+
+def _promtool_check(tool: str, files: list[Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [tool, "check", "rules", *map(str, files)],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
-    if result.returncode == 0:
-        return []
-    lines = (result.stdout + result.stderr).splitlines()
-    return [line.strip() for line in lines if line.strip() and "SUCCESS" not in line]

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import alertmanager, check, conventions, dashboards, formats, plan, proofs, render
+from generator import (
+    alertmanager,
+    check,
+    conventions,
+    dashboards,
+    formats,
+    parallel,
+    plan,
+    proofs,
+    render,
+)
 from generator import dashboards_overview as overview
 from generator.build import Builder
 from generator.errors import Problem, SpecError
@@ -190,36 +200,22 @@ def compile_specs(
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     options = options or formats.Options()
-    result = Result(services=build_services(paths, defaults_file, out))
-    env = render.environment(templates)
+    with parallel.few_collections():
+        result = Result(services=build_services(paths, defaults_file, out))
+        env = render.environment(templates)
+        proven = conventions.FORMAT_PROMETHEUS in options.formats
+        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, proven), result.services)
     problems: list[Problem] = []
     extra: dict[str, bytes] = {}  # dashboards and proofs, beside the rule formats
-    for done, service in enumerate(result.services, start=1):
-        plans, findings = plan.plan_service(service)
-        problems.extend(f.tier.origin.problem(f.message) for f in findings)
+    for done, (service, unit) in enumerate(zip(result.services, compiled, strict=True), 1):
         if progress:
             progress(done, len(result.services))
-        if findings:
+        problems.extend(unit.problems)
+        if unit.problems:
             continue
-        result.plans[service.name] = plans
-        data = render.render_rules(env, service, plans)
-        dashboard = dashboards.service_dashboard(service, plans)
-        dashboards.annotate_alerts(data, service, dashboard)
-        if service.name == conventions.OVERVIEW_NAME:
-            problems.append(
-                service.origin.problem(
-                    f"service name '{service.name}' is taken by the fleet dashboard "
-                    f"({conventions.OVERVIEW_PATH}); rename the service"
-                )
-            )
-        result.outputs.append(formats.ServiceOutput(service, plans, data))
-        # Dashboards go with every rule format; the promtool tests that prove the rules
-        # (out/tests/) read the plain rule files, so they come with that format.
-        extra[conventions.dashboard_path(service.name)] = dashboard.text.encode("utf-8")
-        if conventions.FORMAT_PROMETHEUS in options.formats:
-            for test_file in proofs.test_files(service, plans, data):
-                rendered = proofs.render_file(env, service, test_file)
-                extra[test_file.path] = rendered.encode("utf-8")
+        result.plans[service.name] = unit.plans
+        result.outputs.append(formats.ServiceOutput(service, unit.plans, unit.rules))
+        extra.update(unit.files)
     if problems:
         raise SpecError(problems)
     # Every format carries the same rules, so promtool on the plain files proves them all.
@@ -240,6 +236,46 @@ def compile_specs(
     if use_promtool and check.promtool() is not None:
         _promtool(result)
     return result
+
+
+@dataclass
+class _Compiled:
+    """What one service compiles to; problems are returned, not raised, so that services
+    can compile in worker processes (only results cross the process boundary)."""
+
+    plans: list[plan.SLOPlan] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # dashboard and proofs
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _compile_service(env: Any, service: Service, proven: bool) -> _Compiled:
+    plans, findings = plan.plan_service(service)
+    if findings:
+        return _Compiled(problems=[f.tier.origin.problem(f.message) for f in findings])
+    if service.name == conventions.OVERVIEW_NAME:
+        return _Compiled(
+            problems=[
+                service.origin.problem(
+                    f"service name '{service.name}' is taken by the fleet dashboard "
+                    f"({conventions.OVERVIEW_PATH}); rename the service"
+                )
+            ]
+        )
+    try:
+        data = render.render_rules(env, service, plans)
+        dashboard = dashboards.service_dashboard(service, plans)
+        dashboards.annotate_alerts(data, service, dashboard)
+        files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
+        # The promtool tests that prove the rules (out/tests/) read the plain rule files,
+        # so they come with that format.
+        if proven:
+            for test_file in proofs.test_files(service, plans, data):
+                rendered = proofs.render_file(env, service, test_file)
+                files[test_file.path] = rendered.encode("utf-8")
+    except SpecError as exc:
+        return _Compiled(problems=list(exc.problems))
+    return _Compiled(plans, data, files)
 
 
 def _promtool(result: Result) -> None:

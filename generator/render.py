@@ -22,9 +22,9 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, promql
+from generator import conventions, promql, yamlio
 from generator.errors import Problem, SpecError
-from generator.load import display_path, fast_loader, too_deep
+from generator.load import display_path, too_deep
 from generator.model import Check, Service
 from generator.plan import (
     FAST_INTERVAL,
@@ -63,6 +63,8 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        # Templates do not change during a run: no freshness check per include/import.
+        auto_reload=False,
     )
     env.filters.update(
         q=lambda s: yaml_json(str(s)),
@@ -165,14 +167,20 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
     def slo_labels(plan: SLOPlan) -> dict[str, str]:
         return {conventions.SERVICE_LABEL: service.name, conventions.SLO_LABEL: plan.slo.name}
 
+    # Templates ask for the same few selectors of an SLO dozens of times: print each once.
+    printed: dict[tuple[str, str], str] = {}
+
     def slo_sel(metric: str, plan: SLOPlan) -> str:
-        return promql.selector_text(
-            metric,
-            (
-                promql.Matcher(conventions.SERVICE_LABEL, "=", service.name),
-                promql.Matcher(conventions.SLO_LABEL, "=", plan.slo.name),
-            ),
-        )
+        key = (metric, plan.slo.name)
+        if key not in printed:
+            printed[key] = promql.selector_text(
+                metric,
+                (
+                    promql.Matcher(conventions.SERVICE_LABEL, "=", service.name),
+                    promql.Matcher(conventions.SLO_LABEL, "=", plan.slo.name),
+                ),
+            )
+        return printed[key]
 
     def check_sel(metric: str, check: Check) -> str:
         return promql.selector_text(
@@ -204,7 +212,7 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
     try:
         if too_deep(text):
             raise yaml.YAMLError("the YAML nests too deeply")
-        data = yaml.load(text, Loader=fast_loader())
+        data = yamlio.load(text)
     except yaml.YAMLError as exc:
         raise SpecError(
             [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
@@ -267,32 +275,5 @@ def _template_problem(exc: jinja2.TemplateError, service: Service) -> Problem:
     )
 
 
-# libyaml when PyYAML has it: output is identical, and parsing back and dumping are
-# most of the time of a run.
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """Block style, keys in insertion order, multi-line strings as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def dump(data: Any, source: str) -> str:
-    body = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1_000_000,
-        indent=2,
-    )
-    return HEADER.format(source=source) + body
+    return HEADER.format(source=source) + yamlio.dump(data)

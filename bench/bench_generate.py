@@ -1,0 +1,151 @@
+"""How fast is promspec in a pre-commit hook over a large infra repo?
+
+For 10, 100 and 1,000 synthetic services (bench/synth.py), each measured in fresh
+processes, repeated, median reported:
+- `promspec generate` without promtool, and with it (promtool runs once over all files);
+- promtool alone over the same files, to show its share;
+- `promspec check` on an up-to-date out/ (the pre-commit path; it never runs promtool);
+- the floor (bench/floor.py): load every spec and dump every rule file with PyYAML.
+Repetitions are interleaved, so the generate/floor ratio is taken under the same load
+(the machine is shared; ratios are steadier than seconds).
+
+usage: python bench/bench_generate.py [--sizes 10,100,1000] [--repeat N]
+(`make bench` runs all benchmarks with their defaults)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH, PYTHON, machine, median_of, run, save
+from synth import write_specs
+
+PROMSPEC = str(Path(PYTHON).parent / "promspec")
+TARGETS = {
+    "generate_1000_s": 10.0,
+    "check_100_s": 1.0,
+    "ratio_to_floor": 3.0,
+    # Per-service time at 1,000 over that at 100: 1.0 is linear; allow noise.
+    "linearity": 1.25,
+}
+
+
+def backend() -> dict[str, str]:
+    """Which libyaml classes promspec builds on (the floor uses the same)."""
+    from generator import load, yamlio
+
+    return {
+        "specs_loader": load._Loader.__name__,
+        "rules_loader": yamlio.BaseLoader.__name__,
+        "rules_dumper": yamlio.BaseDumper.__name__,
+    }
+
+
+def rule_data(out: Path) -> dict[str, Any]:
+    """The final rule data of every service, as the floor must dump it."""
+    return {
+        p.name: yaml.load(p.read_text("utf-8"), Loader=yaml.CSafeLoader)
+        for p in sorted((out / "prometheus").glob("*.rules.yml"))
+    }
+
+
+def measure_size(services: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"promspec-bench-{services}-") as tmp:
+        root = Path(tmp)
+        specs = write_specs(root, services)
+        out = root / "out"
+        run([PROMSPEC, "generate", "specs", "--out", "out", "--no-promtool"], cwd=root)
+        files = sorted(str(p) for p in (out / "prometheus").glob("*.rules.yml"))
+        data_file = root / "rules.pickle"
+        data_file.write_bytes(pickle.dumps(rule_data(out)))
+        runs: dict[str, list[dict[str, Any]]] = {
+            k: [] for k in ("generate", "generate_promtool", "promtool", "check", "floor")
+        }
+        for i in range(repeat):
+            for key, cmd in (
+                ("generate", [PROMSPEC, "generate", "specs", "--out", "o1", "--no-promtool"]),
+                ("generate_promtool", [PROMSPEC, "generate", "specs", "--out", "o2"]),
+                ("check", [PROMSPEC, "check", "specs", "--out", "out"]),
+                ("promtool", ["promtool", "check", "rules", *files]),
+                ("floor", [PYTHON, str(BENCH / "floor.py"), str(specs), str(data_file), "o3"]),
+            ):
+                for d in ("o1", "o2", "o3"):  # every generate writes a fresh tree
+                    shutil.rmtree(root / d, ignore_errors=True)
+                result = run(cmd, cwd=root)
+                if key == "floor":
+                    result["wall_s"] -= float(result["stdout"].split()[-1])
+                runs[key].append(result)
+                print(
+                    f"  {services:>5} services  run {i + 1}/{repeat}  {key:<18} "
+                    f"{result['wall_s']:7.3f} s  {result['peak_rss_mib']:7.1f} MiB",
+                    flush=True,
+                )
+        figures = {k: median_of(v) for k, v in runs.items()}
+        ratios = [
+            g["wall_s"] / f["wall_s"] for g, f in zip(runs["generate"], runs["floor"], strict=True)
+        ]
+        figures["ratio_to_floor"] = round(statistics.median(ratios), 2)
+        for k in ("generate", "generate_promtool", "check", "floor"):
+            figures[k]["ms_per_service"] = round(1000 * figures[k]["wall_s"] / services, 2)
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--repeat", type=int, help="runs per size (default 3, and 2 at 1,000)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[str, Any] = {"machine": machine(), "yaml_backend": backend(), "sizes": {}}
+    for n in sizes:
+        repeat = args.repeat or (3 if n <= 100 else 2)
+        results["sizes"][str(n)] = measure_size(n, repeat)
+    s = results["sizes"]
+    verdict: dict[str, Any] = {}
+    if "1000" in s:
+        verdict["generate_1000_s"] = s["1000"]["generate"]["wall_s"]
+        verdict["generate_promtool_1000_s"] = s["1000"]["generate_promtool"]["wall_s"]
+    if "100" in s:
+        verdict["check_100_s"] = s["100"]["check"]["wall_s"]
+    verdict["ratio_to_floor"] = {n: f["ratio_to_floor"] for n, f in s.items()}
+    if "100" in s and "1000" in s:
+        verdict["linearity"] = round(
+            s["1000"]["generate"]["ms_per_service"] / s["100"]["generate"]["ms_per_service"], 2
+        )
+    verdict["met"] = {
+        "generate_1000_under_10s": verdict.get("generate_1000_s", 1e9) < TARGETS["generate_1000_s"],
+        "check_100_under_1s": verdict.get("check_100_s", 1e9) < TARGETS["check_100_s"],
+        "within_3x_of_floor": all(
+            r <= TARGETS["ratio_to_floor"] for r in verdict["ratio_to_floor"].values()
+        ),
+        "linear": verdict.get("linearity", 1e9) <= TARGETS["linearity"],
+    }
+    results["summary"] = verdict
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = save("generate", results) if sizes == [10, 100, 1000] else None
+    print()
+    columns = ("services", "generate", "+promtool", "promtool", "check", "floor", "ratio")
+    header = " ".join(f"{c:>9}" for c in (*columns, "ms/svc", "peak MiB"))
+    print(header)
+    for n, f in s.items():
+        seconds = [f[k]["wall_s"] for k in ("generate", "generate_promtool", "promtool")]
+        seconds += [f["check"]["wall_s"], f["floor"]["wall_s"], f["ratio_to_floor"]]
+        seconds += [f["generate"]["ms_per_service"], f["generate"]["peak_rss_mib"]]
+        print(f"{n:>9} " + " ".join(f"{v:9.2f}" for v in seconds))
+    print(f"\nsummary: {verdict}")
+    print(f"results: {path}" if path else "results not saved (partial sizes)")
+
+
+if __name__ == "__main__":
+    main()

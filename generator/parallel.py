@@ -1,0 +1,78 @@
+"""Speed for large repos: services compiled on every core, and fewer garbage collections.
+
+Each service compiles on its own (no stage reads another service), so a large run maps
+the per-service work over forked worker processes. Results come back in input order,
+so output and error messages are the same as in one process, byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Below this many items, starting workers costs more than it saves.
+MIN_PARALLEL_ITEMS = 40
+JOBS_ENV = "PROMSPEC_JOBS"  # worker count; 1 compiles in this process
+
+# What the forked workers run: set before the pool starts, inherited through fork(),
+# so neither the function nor the items are ever pickled (only the results are).
+_task: Callable[[Any], Any] | None = None
+_items: Sequence[Any] = ()
+
+
+def jobs(items: int) -> int:
+    if JOBS_ENV in os.environ:
+        return max(1, int(os.environ[JOBS_ENV]))
+    if items < MIN_PARALLEL_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(len(os.sched_getaffinity(0)), 8)
+
+
+def _run(index: int) -> Any:
+    assert _task is not None
+    return _task(_items[index])
+
+
+def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """[task(item) for item in items], on several cores when there are many items.
+
+    `task` must not raise for a user's mistake: return the problems as a value (only the
+    results cross the process boundary)."""
+    count = min(jobs(len(items)), len(items))
+    if count <= 1:
+        return [task(item) for item in items]
+    global _task, _items
+    _task, _items = task, items
+    try:
+        with multiprocessing.get_context("fork").Pool(count) as pool:
+            # Small chunks keep both cores busy to the end; imap keeps input order.
+            chunk = max(1, len(items) // (count * 8))
+            return list(pool.imap(_run, range(len(items)), chunksize=chunk))
+    finally:
+        _task, _items = None, ()
+
+
+@contextlib.contextmanager
+def few_collections() -> Iterator[None]:
+    """Collect garbage rarely during a run.
+
+    A run allocates millions of short-lived containers (YAML nodes, rule data) while the
+    built services stay alive; with the default thresholds the collector rescans those
+    again and again, which made 1,000 services cost 60% more per service than 100.
+    Objects alive at the start (imported modules) are frozen out of collection, and the
+    young generation is collected every 20,000 allocations instead of every 700."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
