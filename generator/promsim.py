@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 from generator.conventions import BASE_WINDOW_SECONDS
@@ -139,33 +140,57 @@ def hold(condition: list[bool], times: list[float], for_: float) -> tuple[bool, 
     return tuple(out)
 
 
+def model(traffic: Traffic) -> SLOModel:
+    """The model of a traffic shape; shared, since many SLOs see the same shapes."""
+    return _model(traffic)
+
+
+@lru_cache(maxsize=64)
+def _model(traffic: Traffic) -> SLOModel:
+    return SLOModel(traffic)
+
+
 def tier_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
-    """One AlertState per tier of the plan, in plan order."""
+    """One AlertState per tier of the plan, in plan order.
+
+    The states depend only on numbers (factors, windows, budget, traffic), and SLOs with
+    the same policy and objective share them: computed once per run, not once per SLO."""
+    tiers = tuple(
+        (tp.factor, tp.tier.long_window, tp.tier.short_window, tp.tier.for_) for tp in plan.tiers
+    )
+    return list(_tier_states(tiers, plan.error_budget, plan.slo.alerting.min_traffic, model.t))
+
+
+@lru_cache(maxsize=256)
+def _tier_states(
+    tiers: tuple[tuple[float, float, float, float], ...],
+    budget: float,
+    traffic_floor: int,
+    traffic: Traffic,
+) -> tuple[AlertState, ...]:
+    model = _model(traffic)
     states = []
-    budget = plan.error_budget
-    for tp in plan.tiers:
-        tier = tp.tier
+    for factor, long_window, short_window, for_ in tiers:
         cond: list[bool] = []
         values: list[float | None] = []
         for k in range(len(model.times)):
-            long = model.error_ratio(k, tier.long_window)
-            short = model.error_ratio(k, tier.short_window)
+            long = model.error_ratio(k, long_window)
+            short = model.error_ratio(k, short_window)
             burn_long = None if long is None else long / budget
             burn_short = None if short is None else short / budget
             ok = (
                 burn_long is not None
                 and burn_short is not None
-                and burn_long > tp.factor
-                and burn_short > tp.factor
+                and burn_long > factor
+                and burn_short > factor
             )
-            traffic = plan.slo.alerting.min_traffic
-            if ok and traffic:
-                events = model.events_in(k, tier.long_window)
-                ok = events is not None and events >= traffic
+            if ok and traffic_floor:
+                events = model.events_in(k, long_window)
+                ok = events is not None and events >= traffic_floor
             cond.append(ok)
             values.append(burn_long)
-        states.append(AlertState(hold(cond, model.times, tier.for_), tuple(values)))
-    return states
+        states.append(AlertState(hold(cond, model.times, for_), tuple(values)))
+    return tuple(states)
 
 
 def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:

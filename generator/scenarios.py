@@ -29,7 +29,7 @@ from generator.proofdata import (
     Scenario,
 )
 from generator.series import SYNTHETIC_VALUE, Unsupported, expanding, matches, satisfy, series_text
-from generator.units import format_le, format_number, human_duration
+from generator.units import format_duration, format_le, format_number, human_duration
 
 FAST_STEP = 30.0
 LONG_STEP = 300.0
@@ -157,7 +157,7 @@ class SLOScenarios:
     def model(self, shape: Shape) -> promsim.SLOModel:
         events = tuple([shape.events] * len(shape.bad))
         gauge = isinstance(self.slo.indicator, GaugeIndicator)
-        return promsim.SLOModel(promsim.Traffic(self.step, events, shape.bad, gauge))
+        return promsim.model(promsim.Traffic(self.step, events, shape.bad, gauge))
 
     # -- checks --------------------------------------------------------------------
     def burn_check(self, k: int, states: list[promsim.AlertState]) -> AlertCheck | None:
@@ -187,6 +187,22 @@ class SLOScenarios:
             if check is not None:
                 return check
         raise DesignError(f"no stable evaluation time near tick {k} for {self.burn_alert}")
+
+    def check_traffic_guard(self) -> None:
+        """A min_traffic guard above what a test series carries cannot be proven here.
+
+        A gauge yields one event per sample, so its guard is met only if the long window
+        holds that many samples (at the test's step); counters carry EVENTS_PER_STEP."""
+        floor = self.slo.alerting.min_traffic
+        per_step = 1.0 if isinstance(self.slo.indicator, GaugeIndicator) else EVENTS_PER_STEP
+        for tp in self.tiers:
+            carried = per_step * tp.tier.long_window / self.step
+            if floor > carried:
+                raise Unsupported(
+                    f"min_traffic {floor} is more than the {format_number(carried)} events a "
+                    f"test series gives in {tp.tier.key}'s {format_duration(tp.tier.long_window)}"
+                    " window; prove it with a hand-written test"
+                )
 
     # -- scenarios -------------------------------------------------------------------
     def name(self, what: str) -> str:
@@ -278,6 +294,7 @@ class SLOScenarios:
     def all(self) -> list[Scenario]:
         if not self.tiers:
             return []
+        self.check_traffic_guard()
         out = [self.detection(tp) for tp in self.tiers]
         out.append(self.outage())
         lowest = min(tp.factor for tp in self.plan.tiers)

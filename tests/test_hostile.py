@@ -96,8 +96,8 @@ def test_label_values_cannot_change_promql(value: str, tmp_path: Path) -> None:
     hostile = compile_text(tmp_path, injection_spec(value), use_promtool=True)
     assert hostile.promtool_checked
     harmless = compile_text(tmp_path, injection_spec("SAFE"), use_promtool=False)
-    [text] = hostile.files.values()
-    [expected] = harmless.files.values()
+    [text] = hostile.plain.values()  # the service's plain rule file
+    [expected] = harmless.plain.values()
     escaped = promql.quote(value)
     assert escaped in text.decode() or escaped.replace('"', '\\"') in text.decode()
     for rule_hostile, rule_harmless in zip(
@@ -279,6 +279,7 @@ def test_killed_between_staging_and_swap_leaves_old_tree(tmp_path: Path) -> None
     a, b = two_spec_sets(tmp_path)
     out = tmp_path / "out"
     old = generated_tree(tmp_path, a, "out")
+    files = len(generated_tree(tmp_path, b, "ref-b"))  # a complete staged tree has these
     proc = subprocess.Popen(
         [*GENERATE, str(b), "--out", str(out), "--no-promtool"],
         cwd=ROOT,
@@ -289,7 +290,11 @@ def test_killed_between_staging_and_swap_leaves_old_tree(tmp_path: Path) -> None
     deadline = time.monotonic() + 60
     staged: list[Path] = []
     while not staged and time.monotonic() < deadline:
-        staged = [p for p in tmp_path.glob(".out.promspec-new-*") if len(list(p.rglob("*"))) == 3]
+        staged = [
+            p
+            for p in tmp_path.glob(".out.promspec-new-*")
+            if sum(f.is_file() for f in p.rglob("*")) == files
+        ]
         time.sleep(0.05)
     assert staged, "the run never staged its tree"
     proc.send_signal(signal.SIGKILL)
@@ -299,7 +304,9 @@ def test_killed_between_staging_and_swap_leaves_old_tree(tmp_path: Path) -> None
 
 def test_killed_at_random_points_leaves_old_or_new_tree(tmp_path: Path) -> None:
     a, b = two_spec_sets(tmp_path)
+    started = time.monotonic()
     trees = {"a": generated_tree(tmp_path, a, "ref-a"), "b": generated_tree(tmp_path, b, "ref-b")}
+    run = (time.monotonic() - started) / 2  # how long one run takes on this machine now
     assert trees["a"] != trees["b"]
     out = tmp_path / "out"
     generated_tree(tmp_path, a, "out")
@@ -315,8 +322,8 @@ def test_killed_at_random_points_leaves_old_or_new_tree(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Runs take about a second here: kill anywhere from start-up to the swap.
-        time.sleep(rng.uniform(0.2, 1.8) if attempt else 0.05)
+        # Kill anywhere from start-up to past the swap, scaled to this machine's speed.
+        time.sleep(rng.uniform(0.2 * run, 1.8 * run) if attempt else 0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = tree_hashes(out)

@@ -35,9 +35,10 @@ def test_output_is_the_same_on_one_core_and_on_many(tmp_path: Path) -> None:
             "generate", "specs", "--out", f"out-{jobs}", cwd=tmp_path, env={parallel.JOBS_ENV: jobs}
         )
         assert result.returncode == 0, result.stderr
-        assert f"{SERVICES} services, {SERVICES} files written" in result.stdout
+        # per service: rules, dashboard and two proof files; plus overview and provisioning
+        assert f"{SERVICES} services, {4 * SERVICES + 2} files written" in result.stdout
         outs[jobs] = tree_hashes(tmp_path / f"out-{jobs}")
-    assert len(outs["1"]) == SERVICES
+    assert len(outs["1"]) == 4 * SERVICES + 2
     assert outs["1"] == outs["2"] == outs["3"]
 
 

@@ -186,7 +186,7 @@ def compile_spec(text: str, spec_dir: Path) -> pipeline.Result:
 
 
 def keep(result: pipeline.Result, out: Path, files: list[Path]) -> None:
-    for content in result.files.values():
+    for content in result.plain.values():  # the rule files (dashboards and proofs aside)
         path = out / f"{len(files)}.rules.yml"
         path.write_bytes(content)
         files.append(path)
