@@ -62,7 +62,7 @@ def _split_by_slo(path: Path, slos: list[str]) -> list[Path]:
     data = yaml.safe_load(path.read_text("utf-8"))
     by_slo: dict[str, list[object]] = {}
     rest: list[object] = []
-    for test in data.get("tests", []):
+    for test in data.get("tests") or []:
         slo = str(test.get("name", "")).split(":", 1)[0]
         (by_slo.setdefault(slo, []) if slo in slos else rest).append(test)
     if not by_slo or len(data.get("rule_files", [])) != 1:

@@ -21,15 +21,23 @@ class Unsupported(ValueError):
 def matches(labels: dict[str, str], matchers: Iterable[Matcher]) -> bool:
     for m in matchers:
         have = labels.get(m.name, "")
-        ok = {
-            "=": have == m.value,
-            "!=": have != m.value,
-            "=~": re.fullmatch(m.value, have) is not None,
-            "!~": re.fullmatch(m.value, have) is None,
-        }[m.op]
+        if m.op == "=":
+            ok = have == m.value
+        elif m.op == "!=":
+            ok = have != m.value
+        else:
+            ok = (_fullmatch(m.value, have) is not None) == (m.op == "=~")
         if not ok:
             return False
     return True
+
+
+def _fullmatch(pattern: str, text: str) -> re.Match[str] | None:
+    """Prometheus regexes are RE2; the few Python cannot read are not proven, not a crash."""
+    try:
+        return re.fullmatch(pattern, text)
+    except re.error as exc:
+        raise Unsupported(f"cannot evaluate the regular expression {pattern!r}: {exc}") from exc
 
 
 def _regex_examples(pattern: str) -> list[str]:
@@ -47,7 +55,7 @@ def satisfy(matchers: Sequence[Matcher], extra: dict[str, str] | None = None) ->
         if m.op == "=" and m.value:
             labels[m.name] = m.value
         elif m.op == "=~":
-            found = next((c for c in _regex_examples(m.value) if re.fullmatch(m.value, c)), None)
+            found = next((c for c in _regex_examples(m.value) if _fullmatch(m.value, c)), None)
             if found is None:
                 raise Unsupported(f"cannot find a value for {m.name}=~{m.value!r}")
             if found:
