@@ -12,14 +12,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "specs"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300
+):
     return subprocess.run(
         [sys.executable, "-m", "generator", *args],
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        timeout=300,
+        timeout=timeout,
     )
 
 
