@@ -73,16 +73,7 @@ class Reporter:
 
     def problem(self, problem: Problem) -> None:
         self.problems.append(problem)
-        if self.errors == "github":
-            where = f"{problem.field}: " if problem.field else ""
-            click.echo(
-                github_annotation(
-                    "error", where + problem.message, problem.file, problem.line, problem.column
-                ),
-                err=True,
-            )
-        else:
-            self._err(click.style("error:", fg="red", bold=True) + f" {problem}")
+        self._report(problem, "error", click.style("error:", fg="red", bold=True))
 
     def file_problem(self, path: str, message: str) -> None:
         """A problem with a generated file (stale out/), not with a spec."""
@@ -94,16 +85,20 @@ class Reporter:
     def note(self, problem: Problem) -> None:
         """Something the command could not do exactly (an import's left-overs); always shown."""
         self.data.setdefault("notes", []).append(str(problem))
+        self._report(problem, "warning", click.style("note:", fg="cyan", bold=True))
+
+    def _report(self, problem: Problem, level: str, label: str) -> None:
+        """One problem on stderr: a GitHub annotation of `level`, or `label` and the line."""
         if self.errors == "github":
             where = f"{problem.field}: " if problem.field else ""
             click.echo(
                 github_annotation(
-                    "warning", where + problem.message, problem.file, problem.line, problem.column
+                    level, where + problem.message, problem.file, problem.line, problem.column
                 ),
                 err=True,
             )
         else:
-            self._err(click.style("note:", fg="cyan", bold=True) + f" {problem}")
+            self._err(f"{label} {problem}")
 
     def warning(self, message: str) -> None:
         self.warnings.append(message)
