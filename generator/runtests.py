@@ -3,7 +3,8 @@
 The compiled rules and tests are written to a temporary tree shaped like out/, so the
 tests prove what the specs compile to now, not a stale out/. Hand-written tests kept next
 to a spec (specs/<service>.test.yml) are copied beside the generated ones and name the
-rules the same way: `../prometheus/<service>.rules.yml`.
+rules the same way: `../prometheus/<service>.rules.yml`, and run as written. Generated
+tests are split by the rules they need (`_split`), the costliest part of a run.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from generator import check, conventions
+from generator import check, conventions, promql
 from generator.errors import ToolError
 from generator.pipeline import Result
 
 TIMEOUT = 1800
+
+Rule = tuple[str, dict[str, Any]]  # (its group's evaluation interval, the rule)
 
 
 @dataclass(frozen=True)
@@ -51,47 +55,102 @@ def _run(tool: str, path: Path) -> tuple[float, str | None]:
     return took, None if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()
 
 
-def _split_by_slo(path: Path, slos: list[str]) -> list[Path]:
-    """One file per SLO, each with only that SLO's rules: same results, far less work.
+def _names(test: dict[str, Any]) -> tuple[set[str], list[tuple[str, dict[str, str]]]]:
+    """The alert names a test asserts on, and every alert it expects with its labels."""
+    asserted, expected = set(), []
+    for alert_test in test.get("alert_rule_test") or []:
+        name = str(alert_test.get("alertname"))
+        asserted.add(name)
+        for alert in alert_test.get("exp_alerts") or []:
+            expected.append((name, dict(alert.get("exp_labels") or {})))
+    return asserted, expected
 
-    promtool evaluates every rule of its rule files at every step of every test. An SLO's
-    rules read only raw series and that SLO's own recorded series (selected by its slo
-    label), so evaluating them alone gives exactly the values and alerts the whole file
-    gives. Generated test names start with '<slo>:'; anything else stays whole.
+
+def _reads(expr: str, rule: dict[str, Any]) -> bool:
+    """Whether `expr` may read what recording `rule` writes: its name under matchers that do
+    not exclude the rule's own labels. Anything unsure counts as read."""
+    labels = rule.get("labels") or {}
+    for name, matchers in promql.vector_selectors(expr):
+        if name != rule["record"]:
+            continue
+        if all(m.op != "=" or labels.get(m.name, m.value) == m.value for m in matchers):
+            return True
+    return False
+
+
+def _needed(rules: list[Rule], test: dict[str, Any], interval: str) -> tuple[int, ...]:
+    """Indices of the rules one test needs: the alerts it asserts on, the series its
+    promql_expr_test reads, and every recording rule those read, transitively.
+
+    A burn-tier alert evaluated at another interval than the file's is proven in the file
+    of its own interval (30s for the page tiers, 5m for the ticket tiers), so it is left
+    out here unless the test expects it to fire. Results are exactly those of the whole
+    rule file for every rule kept, and every rule the test is about is kept.
+    """
+    asserted, expected = _names(test)
+    keep: set[int] = set()
+    for i, (group_interval, rule) in enumerate(rules):
+        name = rule.get("alert")
+        if name is None or name not in asserted:
+            continue
+        labels = rule.get("labels") or {}
+        other_tier = conventions.BURN_TIER_LABEL in labels and group_interval != interval
+        fires = any(
+            alert == name and all(want.get(k) == v for k, v in labels.items())
+            for alert, want in expected
+        )
+        if not other_tier or fires:
+            keep.add(i)
+    exprs = [str(rule["expr"]) for i, (_, rule) in enumerate(rules) if i in keep]
+    exprs += [str(c.get("expr", "")) for c in test.get("promql_expr_test") or []]
+    while exprs:
+        expr = exprs.pop()
+        for i, (_, rule) in enumerate(rules):
+            if i not in keep and "record" in rule and _reads(expr, rule):
+                keep.add(i)
+                exprs.append(str(rule["expr"]))
+    return tuple(sorted(keep))
+
+
+def _split(path: Path) -> list[Path]:
+    """One file per set of rules the tests need, each with only those rules: the same
+    results for the rules a test is about, and far less work.
+
+    promtool evaluates every rule of its rule files at every step of every test, hours
+    of 30s steps for a burn scenario; most of a service's rules (other SLOs, other
+    checks, the period and slow windows) are not what a given test reads or asserts.
     """
     data = yaml.safe_load(path.read_text("utf-8"))
-    by_slo: dict[str, list[object]] = {}
-    rest: list[object] = []
-    for test in data.get("tests") or []:
-        slo = str(test.get("name", "")).split(":", 1)[0]
-        (by_slo.setdefault(slo, []) if slo in slos else rest).append(test)
-    if not by_slo or len(data.get("rule_files", [])) != 1:
+    tests = data.get("tests") or []
+    if not tests or len(data.get("rule_files") or []) != 1:
         return [path]
     rules_path = (path.parent / data["rule_files"][0]).resolve()
-    rules = yaml.safe_load(rules_path.read_text("utf-8"))
+    groups = yaml.safe_load(rules_path.read_text("utf-8"))["groups"]
+    interval = str(data.get("evaluation_interval", "1m"))
+    rules: list[Rule] = [(str(g.get("interval", interval)), r) for g in groups for r in g["rules"]]
+    where = [(gi, ri) for gi, g in enumerate(groups) for ri in range(len(g["rules"]))]
+    buckets: dict[tuple[int, ...], list[Any]] = {}
+    for test in tests:
+        buckets.setdefault(_needed(rules, test, interval), []).append(test)
     out = []
-    for slo, tests in by_slo.items():
-        groups = [
-            {**g, "rules": [r for r in g["rules"] if r.get("labels", {}).get("slo") == slo]}
-            for g in rules["groups"]
+    stem = path.name.removesuffix(".yml")
+    for n, (keep, part_tests) in enumerate(buckets.items(), 1):
+        wanted = {where[i] for i in keep}
+        kept = [
+            {**g, "rules": [r for ri, r in enumerate(g["rules"]) if (gi, ri) in wanted]}
+            for gi, g in enumerate(groups)
         ]
-        groups = [g for g in groups if g["rules"]]
-        subset = rules_path.with_name(f"{rules_path.stem}.{slo}.yml")
-        subset.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), "utf-8")
-        names = {g["name"] for g in groups}
-        part = {
-            **data,
-            "rule_files": [os.path.relpath(subset, path.parent)],
-            "tests": tests,
-        }
+        kept = [g for g in kept if g["rules"]]
+        subset = rules_path.with_name(f"{rules_path.stem}.{stem}.{n}.yml")
+        subset.write_text(yaml.safe_dump({"groups": kept}, sort_keys=False), "utf-8")
+        names = {g["name"] for g in kept}
+        part = {**data, "rule_files": [os.path.relpath(subset, path.parent)], "tests": part_tests}
         if "group_eval_order" in data:
-            part["group_eval_order"] = [n for n in data["group_eval_order"] if n in names]
-        target = path.with_name(f"{path.name.removesuffix('.yml')}.{slo}.yml")
+            part["group_eval_order"] = [g for g in data["group_eval_order"] if g in names]
+        target = path.with_name(f"{stem}.{n}.yml")
         target.write_text(yaml.safe_dump(part, sort_keys=False), "utf-8")
         out.append(target)
-    if rest:
-        path.write_text(yaml.safe_dump({**data, "tests": rest}, sort_keys=False), "utf-8")
-        out.append(path)
+    path.unlink()
     return out
 
 
@@ -105,21 +164,27 @@ def run(result: Result) -> list[Outcome]:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(content)
         jobs: dict[str, list[Path]] = {}
+        sources: dict[str, int] = {}  # test files per service, before the split
         for service in result.services:
-            slos = [slo.name for slo in service.slos]
             paths = []
-            for generated in (
-                root / conventions.tests_path(service.name),
-                root / conventions.long_tests_path(service.name),
-            ):
-                if generated.is_file():
-                    paths.extend(_split_by_slo(generated, slos))
+            generated = [
+                path
+                for path in (
+                    root / conventions.tests_path(service.name),
+                    root / conventions.long_tests_path(service.name),
+                )
+                if path.is_file()
+            ]
+            for path in generated:
+                paths.extend(_split(path))
             own = Path(conventions.user_tests_path(service.source, service.name))
             if own.is_file():
+                # The user's own tests run as written, against the whole rule file.
                 target = root / "tests" / f"{service.name}.user.test.yml"
                 target.write_bytes(own.read_bytes())
                 paths.append(target)
-            jobs[service.name] = [p for p in paths if p.is_file()]
+            jobs[service.name] = paths
+            sources[service.name] = len(generated) + own.is_file()
         flat = [(name, p) for name, paths in jobs.items() for p in paths]
         workers = max(1, min(len(flat), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -130,5 +195,7 @@ def run(result: Result) -> list[Outcome]:
         failures = tuple(
             f"{p.name}: {report}" for p, (_, report) in zip(paths, mine, strict=True) if report
         )
-        outcomes.append(Outcome(name, len(paths), max((s for s, _ in mine), default=0.0), failures))
+        outcomes.append(
+            Outcome(name, sources[name], max((s for s, _ in mine), default=0.0), failures)
+        )
     return outcomes
