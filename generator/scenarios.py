@@ -391,7 +391,12 @@ class SLOScenarios:
     def zero_traffic(self) -> Scenario:
         """No events at all: every ratio is 0 (never NaN) and nothing fires."""
         windows = sorted({*self.plan.fast_windows, *self.plan.slow_windows, self.slo.period})
-        end = max(self.plan.fast_windows) + BASE_WINDOW_SECONDS
+        # Without events every window reads 0 from the first samples on, whatever its
+        # length, so the scenario lasts until every alert here could have fired: each
+        # tier's and the no-data alert's `for`, after the 5m rate has two samples.
+        nd = self.slo.alerting.no_data
+        waits = [tp.tier.for_ for tp in self.tiers] + ([nd.for_] if nd else [])
+        end = 2 * BASE_WINDOW_SECONDS + max(waits) + self.step
         shape = Shape(tuple([0.0] * (round(end / self.step) + 1)), events=0.0)
         labels = self.series_labels()
         exprs = []
