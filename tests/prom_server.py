@@ -34,11 +34,13 @@ def free_port() -> int:
 
 
 class Exporter:
-    """/metrics with request counters: `rate` events/s, of which `bad_share` fail."""
+    """/metrics with request counters: `rate` events/s, of which `bad_share` fail; and
+    gauges the test can set while it runs (`set_gauge`)."""
 
     def __init__(self, metric: str, labels: dict[str, str], rate: float = 100.0) -> None:
         self.metric, self.labels, self.rate = metric, labels, rate
         self.bad_share = 0.0
+        self.gauges: dict[str, float] = {}
         self._lock = threading.Lock()
         self._good = self._bad = 0.0
         self._last = time.monotonic()
@@ -65,6 +67,10 @@ class Exporter:
             self._advance()
             self.bad_share = share
 
+    def set_gauge(self, name: str, value: float) -> None:
+        with self._lock:
+            self.gauges[name] = value
+
     def _advance(self) -> None:
         now = time.monotonic()
         events = self.rate * (now - self._last)
@@ -76,13 +82,17 @@ class Exporter:
         with self._lock:
             self._advance()
             good, bad = self._good, self._bad
+            gauges = sorted(self.gauges.items())
         base = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
         sep = "," if base else ""
-        return (
-            f"# TYPE {self.metric} counter\n"
-            f'{self.metric}{{{base}{sep}code="200"}} {good!r}\n'
-            f'{self.metric}{{{base}{sep}code="500"}} {bad!r}\n'
-        )
+        lines = [
+            f"# TYPE {self.metric} counter",
+            f'{self.metric}{{{base}{sep}code="200"}} {good!r}',
+            f'{self.metric}{{{base}{sep}code="500"}} {bad!r}',
+        ]
+        for name, value in gauges:
+            lines += [f"# TYPE {name} gauge", f"{name}{{{base}}} {value!r}"]
+        return "\n".join(lines) + "\n"
 
     def __enter__(self) -> Exporter:
         self.thread.start()

@@ -8,6 +8,7 @@ query of the generated dashboards must return data from the same server.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,17 @@ SEL = f'{{service="{SERVICE}",slo="{SLO}"}}'
 BUDGET = 0.01  # objective 99
 BAD_SHARE = 0.1  # phase 1: 10% of requests fail -> burn rate 10, below page_fast's 14.4
 ALERT = "E2eApiAvailabilityErrorBudgetBurn"
+RATE = 200.0  # requests/s the exporter serves
+LIMIT = 1000.0  # the spec's request_capacity limit
+BACKUP, BACKUP_AGE = "backup_last_success_timestamp_seconds", 60.0  # max age 1h
+CERT, CERT_LEFT = "probe_ssl_earliest_cert_expiry", 60 * 86400.0  # notice 7d
+CHECK_ALERTS = (
+    "E2eApiThroughputLow",
+    "E2eApiRequestCapacityHeadroomLow",
+    "E2eApiBackupStale",
+    "E2eApiTlsCertificateExpiring",
+    "E2eApiScrapeAbsent",
+)
 
 
 def dashboard_queries(out: Path) -> list[tuple[str, str, str]]:
@@ -52,12 +64,14 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(out: Path) -> Iterator[tuple[PrometheusServer, Exporter]]:
     with (
-        Exporter("http_requests_total", {}, rate=200.0) as exporter,
+        Exporter("http_requests_total", {}, rate=RATE) as exporter,
         PrometheusServer(
             [out / "fast.rules.yml"], targets={"e2e": f"127.0.0.1:{exporter.port}"}
         ) as prom,
     ):
         exporter.set_bad_share(BAD_SHARE)
+        exporter.set_gauge(BACKUP, time.time() - BACKUP_AGE)
+        exporter.set_gauge(CERT, time.time() + CERT_LEFT)
         yield prom, exporter
 
 
@@ -77,7 +91,8 @@ def test_every_group_loads_and_evaluates_without_error(server) -> None:
 
     groups = prom.wait_for("every rule evaluated once", healthy, timeout=30)
     names = sorted(g["name"] for g in groups)
-    assert names == [f"promspec.{SERVICE}.{p}" for p in ("slo-fast", "slo-period", "slo-slow")]
+    parts = ("absence", "capacity", "freshness", "slo-fast", "slo-period", "slo-slow", "thresholds")
+    assert names == [f"promspec.{SERVICE}.{p}" for p in parts]
     for g in groups:
         for r in g["rules"]:
             assert r["health"] == "ok", (g["name"], r["name"], r.get("lastError"))
@@ -110,6 +125,59 @@ def test_recording_rules_produce_the_predicted_values(server) -> None:
         assert got[name] == pytest.approx(want, rel=1e-3), name
     # rate() divides by the full 5m range, and the server has run for seconds only.
     assert (value(prom, f"slo:sli_total:rate5m{SEL}") or 0) > 0
+
+
+def test_checks_record_the_predicted_values_and_a_stale_backup_fires(server) -> None:
+    prom, exporter = server
+    check = {
+        "freshness:age:seconds": ("backup", BACKUP_AGE, 30.0),
+        "expiry:remaining:seconds": ("tls_certificate", CERT_LEFT, 30.0),
+    }
+
+    def recorded() -> dict[str, float | None] | None:
+        found = {
+            name: value(prom, f'{name}{{service="{SERVICE}",check="{what}"}}')
+            for name, (what, _, _) in check.items()
+        }
+        return found if all(v is not None for v in found.values()) else None
+
+    got = prom.wait_for("every check's recorded series", recorded, timeout=30)
+    for name, (_, want, tolerance) in check.items():
+        assert got[name] == pytest.approx(want, abs=tolerance), name
+    # The 5m rate has seconds of samples only (see above), so headroom is checked against
+    # the usage recorded in the same evaluation: one query, one instant.
+    capacity = f'{{service="{SERVICE}",check="request_capacity"}}'
+    usage = prom.wait_for("recorded usage", lambda: value(prom, f"capacity:usage:value{capacity}"))
+    assert 0 < usage <= RATE * 1.05
+    drift = value(
+        prom,
+        f"capacity:headroom:ratio{capacity} - (1 - capacity:usage:value{capacity} / {LIMIT})",
+    )
+    assert drift == pytest.approx(0, abs=1e-12)
+
+    def firing() -> list[str]:
+        alerts = prom.api("alerts")["alerts"]
+        return sorted(a["labels"]["alertname"] for a in alerts if a["state"] == "firing")
+
+    assert not set(firing()) & set(CHECK_ALERTS)
+    exporter.set_gauge(BACKUP, time.time() - 2 * 3600)  # older than the 1h maximum
+    prom.wait_for("the stale backup alert", lambda: "E2eApiBackupStale" in firing(), 30)
+    stale = [
+        a for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] == "E2eApiBackupStale"
+    ]
+    assert [a["labels"] for a in stale] == [
+        {
+            "alertname": "E2eApiBackupStale",
+            "check": "backup",
+            "instance": f"127.0.0.1:{exporter.port}",
+            "job": "e2e",
+            "service": SERVICE,
+            "severity": "critical",
+            "team": "e2e",
+        }
+    ]
+    assert set(firing()) & set(CHECK_ALERTS) == {"E2eApiBackupStale"}
+    exporter.set_gauge(BACKUP, time.time())
 
 
 def test_burn_below_the_factor_is_silent_and_an_outage_pages(server) -> None:
