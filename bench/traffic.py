@@ -3,7 +3,8 @@
 `series` counters `http_requests_total{job, instance, code}`: half the series are
 `code="200"`, half `code="500"`, one pair per instance. Each instance has its own rate
 and error share (seeded), and is scraped every 30 s at its own offset, as Prometheus
-spreads targets. Rates are piecewise constant per hour:
+spreads targets. Rates are piecewise constant per hour (hours counted from the start of
+the history):
 
 - steady: the same rate and error share every hour;
 - bursty: each hour's volume is 1x-10x (log-uniform) and its error share moves against
@@ -32,7 +33,7 @@ SHAPES = ("steady", "bursty")
 class Traffic:
     shape: str
     series: int
-    start: int  # unix seconds, on an hour boundary; counters are 0 here
+    start: int  # unix seconds; counters are 0 here
     end: int  # last second with samples
     rates: list[float]  # requests/s of each instance in a 1x hour
     shares: list[float]  # error share of each instance in a 1x hour
@@ -73,7 +74,7 @@ class Traffic:
 
 
 def make(shape: str, series: int, start: int, end: int, seed: int = 6) -> Traffic:
-    rng = random.Random(f"{shape}-{series}-{seed}")
+    rng = random.Random(f"{series}-{seed}")
     instances = series // 2
     rates = [rng.uniform(2.0, 20.0) for _ in range(instances)]
     shares = [rng.uniform(0.0005, 0.0015) for _ in range(instances)]
@@ -81,10 +82,12 @@ def make(shape: str, series: int, start: int, end: int, seed: int = 6) -> Traffi
     if shape == "steady":
         volume, failing = [1.0] * hours, [1.0] * hours
     else:
-        volume = [10 ** rng.random() for _ in range(hours)]
+        # The same hourly pattern at every size, so sizes differ only in series.
+        hourly = random.Random(f"hours-{seed}")
+        volume = [10 ** hourly.random() for _ in range(hours)]
         # Quiet hours fail more (up to ~20x the share of the busiest), as batch jobs or a
         # night-time dependency might: the case where averaging ratios goes wrong.
-        failing = [2.0 / v * rng.uniform(0.5, 1.5) for v in volume]
+        failing = [2.0 / v * hourly.uniform(0.5, 1.5) for v in volume]
     return Traffic(shape, series, start, end, rates, shares, volume, failing)
 
 
