@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -156,17 +157,31 @@ def grid_time(prom: PrometheusServer, end: int) -> float:
     return at
 
 
-def cost_of(prom: PrometheusServer, rule: dict[str, Any], at: float, repeat: int) -> dict[str, Any]:
-    samples, seconds = set(), []
-    for _ in range(repeat):
-        stats = query(prom, rule["expr"], at)["stats"]
-        samples.add(stats["samples"]["totalQueryableSamples"])
-        seconds.append(stats["timings"]["evalTotalTime"])
+def observe(
+    prom: PrometheusServer, rules: dict[str, list[dict[str, Any]]], at: float, repeat: int
+) -> dict[str, list[list[tuple[int, float]]]]:
+    """(samples, seconds) of every rule's query, rounds interleaved over the rule sets so
+    they share the machine's load; the first round only warms caches and is not timed."""
+    seen: dict[str, list[list[tuple[int, float]]]] = {
+        k: [[] for _ in rs] for k, rs in rules.items()
+    }
+    for round_ in range(repeat + 1):
+        for shape, rs in rules.items():
+            for i, rule in enumerate(rs):
+                stats = query(prom, rule["expr"], at)["stats"]
+                touched = stats["samples"]["totalQueryableSamples"]
+                if round_:
+                    seen[shape][i].append((touched, stats["timings"]["evalTotalTime"]))
+    return seen
+
+
+def cost_of(rule: dict[str, Any], seen: list[tuple[int, float]]) -> dict[str, Any]:
+    samples = {n for n, _ in seen}
     if len(samples) != 1:
         raise RuntimeError(f"samples touched changed between runs: {rule['expr']}")
     per_hour = 3600 / rule["interval_s"]
     touched = samples.pop()
-    eval_s = statistics.median(seconds)
+    eval_s = statistics.median(t for _, t in seen)
     return {
         "rule": rule["record"] or rule["alert"],
         "group": rule["group"],
@@ -180,9 +195,9 @@ def cost_of(prom: PrometheusServer, rule: dict[str, Any], at: float, repeat: int
 
 
 def cost(
-    prom: PrometheusServer, rules: list[dict[str, Any]], at: float, repeat: int, history_s: float
+    rules: list[dict[str, Any]], seen: list[list[tuple[int, float]]], history_s: float
 ) -> dict[str, Any]:
-    per_rule = [cost_of(prom, r, at, repeat) for r in rules]
+    per_rule = [cost_of(r, s) for r, s in zip(rules, seen, strict=True)]
     groups: dict[str, dict[str, Any]] = {}
     for c in per_rule:
         g = groups.setdefault(
@@ -274,7 +289,8 @@ def measure_size(
     with server(data) as prom:
         at = grid_time(prom, end)
         history_s = at - load.start
-        costs = {k: cost(prom, rs, at, repeat, history_s) for k, rs in rules.items()}
+        seen = observe(prom, rules, at, repeat)
+        costs = {k: cost(rs, seen[k], history_s) for k, rs in rules.items()}
         acc = accuracy(prom, load, rules, times_before(at, ACCURACY_TIMES, ACCURACY_STEP_S))
     shutil.rmtree(data)
     a, b, f = (costs[k]["samples_per_hour"] for k in ("promspec", "usual", "floor"))
@@ -384,9 +400,11 @@ def report(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, FULL_SIZES)))
-    parser.add_argument("--repeat", type=int, default=3, help="timed queries per rule")
+    parser.add_argument("--repeat", type=int, default=5, help="timed queries per rule")
     parser.add_argument("--quick", action="store_true", help="--sizes 10,100 --repeat 1")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so Prometheus is stopped and temporary data removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [10, 100] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeat = 1 if args.quick else args.repeat
     # History ends on a 5-minute boundary in the recent past, so nothing is in the future.
