@@ -108,7 +108,7 @@ def usual_file(path: Path) -> Path:
         {
             "record": f"usual:sli_error:ratio_rate{w}",
             "expr": f"sum(rate({ERRORS}[{w}])) / sum(rate({TOTAL}[{w}]))",
-            "labels": labels,
+            "labels": dict(labels),
         }
         for w in USUAL_WINDOWS
     ]
@@ -116,14 +116,14 @@ def usual_file(path: Path) -> Path:
         {
             "record": "usual:sli_error:ratio_rate30d",
             "expr": f"avg_over_time({ratio('5m')}[30d])",
-            "labels": labels,
+            "labels": dict(labels),
         }
     )
     rules.append(
         {
             "record": "usual:period_error_budget_remaining:ratio",
             "expr": f"1 - {ratio('30d')} / {budget:g}",
-            "labels": labels,
+            "labels": dict(labels),
         }
     )
     for name, tiers in (("Page", TIERS[:2]), ("Ticket", TIERS[2:])):
@@ -131,7 +131,7 @@ def usual_file(path: Path) -> Path:
             f"({ratio(long)} > {factor * budget:g} and {ratio(short)} > {factor * budget:g})"
             for long, short, factor in tiers
         ]
-        rules.append({"alert": f"Usual{name}", "expr": " or ".join(pairs), "labels": labels})
+        rules.append({"alert": f"Usual{name}", "expr": " or ".join(pairs), "labels": dict(labels)})
     data = {"groups": [{"name": "usual.bench.availability", "interval": "30s", "rules": rules}]}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -149,10 +149,15 @@ def floor_file(path: Path) -> Path:
 
 def all_rules(root: Path) -> dict[str, list[dict[str, Any]]]:
     promspec, _ = promspec_rules(root)
+    usual, floor = usual_file(root / "usual.rules.yml"), floor_file(root / "floor.rules.yml")
+    # promspec's file was checked by `promspec generate`; check ours the same way.
+    subprocess.run(
+        ["promtool", "check", "rules", str(usual), str(floor)], check=True, capture_output=True
+    )
     return {
         "promspec": promspec,
-        "usual": from_file("usual", usual_file(root / "usual.rules.yml")),
-        "floor": from_file("floor", floor_file(root / "floor.rules.yml")),
+        "usual": from_file("usual", usual),
+        "floor": from_file("floor", floor),
     }
 
 
