@@ -66,16 +66,15 @@ def promtool(*args: str) -> None:
         raise RuntimeError(f"promtool {args[:3]} failed: {proc.stderr.strip()[-2000:]}")
 
 
-def move_blocks(src: Path, data: Path) -> int:
-    blocks = [p for p in src.iterdir() if p.is_dir()]
-    for block in blocks:
-        block.rename(data / block.name)
-    return len(blocks)
+def move_blocks(src: Path, data: Path) -> None:
+    for block in src.iterdir():
+        if block.is_dir():
+            block.rename(data / block.name)
 
 
 def server(data: Path) -> PrometheusServer:
     # No rule files: every rule is evaluated through the query API at a chosen
-    # timestamp, so nothing else runs while we measure.
+    # timestamp, and no rule group evaluates beside the measured queries.
     return PrometheusServer([], data_dir=data, retention="90d", api_timeout=300.0)
 
 
@@ -166,12 +165,12 @@ def observe(
         k: [[] for _ in rs] for k, rs in rules.items()
     }
     for round_ in range(repeat + 1):
-        for shape, rs in rules.items():
+        for ruleset, rs in rules.items():
             for i, rule in enumerate(rs):
                 stats = query(prom, rule["expr"], at)["stats"]
                 touched = stats["samples"]["totalQueryableSamples"]
                 if round_:
-                    seen[shape][i].append((touched, stats["timings"]["evalTotalTime"]))
+                    seen[ruleset][i].append((touched, stats["timings"]["evalTotalTime"]))
     return seen
 
 
@@ -237,17 +236,17 @@ def accuracy(
         "usual": ratio_rules(rules["usual"], "usual"),
     }
     out: dict[str, Any] = {}
-    for shape, by_window in exprs.items():
-        out[shape] = {"median": {}}
+    for ruleset, by_window in exprs.items():
+        out[ruleset] = {"median": {}}
         for w in WINDOWS:
             errors = []
             for at in times:
                 got = value(query(prom, by_window[w], at))
                 exact = load.exact_ratio(at - rulesets.seconds(w), at)
                 errors.append(abs(got - exact) / exact if got is not None else float("inf"))
-            out[shape][w] = round(max(errors), 6)
-            out[shape]["median"][w] = round(statistics.median(errors), 6)
-        out[shape]["max"] = max(out[shape][w] for w in WINDOWS)
+            out[ruleset][w] = round(max(errors), 6)
+            out[ruleset]["median"][w] = round(statistics.median(errors), 6)
+        out[ruleset]["max"] = max(out[ruleset][w] for w in WINDOWS)
     return out
 
 
@@ -330,10 +329,12 @@ def measure_bursty(
             )
         shutil.rmtree(data)
     worst: dict[str, Any] = {}
-    for shape in ("promspec", "usual"):
-        worst[shape] = {w: max(r["accuracy"][shape][w] for r in runs) for w in (*WINDOWS, "max")}
-        worst[shape]["median"] = {
-            w: max(r["accuracy"][shape]["median"][w] for r in runs) for w in WINDOWS
+    for ruleset in ("promspec", "usual"):
+        worst[ruleset] = {
+            w: max(r["accuracy"][ruleset][w] for r in runs) for w in (*WINDOWS, "max")
+        }
+        worst[ruleset]["median"] = {
+            w: max(r["accuracy"][ruleset]["median"][w] for r in runs) for w in WINDOWS
         }
     return {"series": series, "accuracy": worst, "patterns": runs}
 
@@ -388,12 +389,12 @@ def report(results: dict[str, Any]) -> None:
     if results.get("bursty"):
         runs.append((f"bursty {results['bursty']['series']}", results["bursty"]["accuracy"]))
     for label, acc in runs:
-        for shape in ("promspec", "usual"):
-            cells = "".join(f"{acc[shape][w]:10.4%}" for w in (*WINDOWS, "max"))
-            print(f"{label + ' ' + shape:>26}{cells}")
+        for ruleset in ("promspec", "usual"):
+            cells = "".join(f"{acc[ruleset][w]:10.4%}" for w in (*WINDOWS, "max"))
+            print(f"{label + ' ' + ruleset:>26}{cells}")
             if label.startswith("bursty"):
-                cells = "".join(f"{acc[shape]['median'][w]:10.4%}" for w in WINDOWS)
-                print(f"{label + ' ' + shape + ' median':>26}{cells}")
+                cells = "".join(f"{acc[ruleset]['median'][w]:10.4%}" for w in WINDOWS)
+                print(f"{label + ' ' + ruleset + ' median':>26}{cells}")
     print(f"\nsummary: {results['summary']}")
 
 

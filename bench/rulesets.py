@@ -7,7 +7,7 @@
   window pairs;
 - floor: the two 5m raw recording rules alone, every 30 s: no tool can read less.
 
-Each rule is a plain dict: shape, group, interval_s, record or alert name, expr, labels.
+Each rule is a plain dict: ruleset, group, interval_s, record or alert name, expr, labels.
 Record names never collide between sets (slo:, usual:, floor:), so all three can share
 one TSDB.
 """
@@ -62,13 +62,13 @@ def seconds(duration: str) -> int:
     return int(duration[:-1]) * units[duration[-1]]
 
 
-def from_file(shape: str, path: Path) -> list[dict[str, Any]]:
+def from_file(ruleset: str, path: Path) -> list[dict[str, Any]]:
     rules = []
     for group in yaml.safe_load(path.read_text())["groups"]:
         for rule in group["rules"]:
             rules.append(
                 {
-                    "shape": shape,
+                    "ruleset": ruleset,
                     "group": group["name"],
                     "interval_s": seconds(group.get("interval", "1m")),
                     "record": rule.get("record"),
