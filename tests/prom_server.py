@@ -105,7 +105,12 @@ class Exporter:
 
 
 class PrometheusServer:
-    """`with PrometheusServer(rule_files, targets={"job": "127.0.0.1:port"}) as prom:`"""
+    """`with PrometheusServer(rule_files, targets={"job": "127.0.0.1:port"}) as prom:`
+
+    By default the TSDB is a fresh temporary directory. Benchmarks pass `data_dir` (a
+    TSDB they backfilled, kept on exit) and a `retention` longer than its history, since
+    Prometheus deletes blocks older than the retention at start.
+    """
 
     def __init__(
         self,
@@ -113,6 +118,10 @@ class PrometheusServer:
         targets: dict[str, str] | None = None,
         interval: str = "1s",
         binary: str = "prometheus",
+        *,
+        data_dir: Path | None = None,
+        retention: str = "1d",
+        api_timeout: float = 10.0,
     ) -> None:
         path = shutil.which(binary)
         if path is None:
@@ -121,6 +130,9 @@ class PrometheusServer:
         self.rule_files = rule_files
         self.targets = targets or {}
         self.interval = interval
+        self.data_dir = data_dir
+        self.retention = retention
+        self.api_timeout = api_timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -149,9 +161,9 @@ class PrometheusServer:
                     [
                         self.binary,
                         f"--config.file={self._config(root)}",
-                        f"--storage.tsdb.path={root / 'data'}",
+                        f"--storage.tsdb.path={self.data_dir or root / 'data'}",
                         f"--web.listen-address=127.0.0.1:{self.port}",
-                        "--storage.tsdb.retention.time=1d",
+                        f"--storage.tsdb.retention.time={self.retention}",
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -193,7 +205,8 @@ class PrometheusServer:
 
     def api(self, path: str, **params: str) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=10) as r:
+        url = f"{self.url}/api/v1/{path}{query}"
+        with urllib.request.urlopen(url, timeout=self.api_timeout) as r:
             body = json.load(r)
         assert body["status"] == "success", body
         return body["data"]
