@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from generator.inputs import tree_files
+
 RENAME_EXCHANGE = 2
 FSYNC_THREADS = 16
 _AT_FDCWD = -100
@@ -37,13 +39,7 @@ def locked(out: Path) -> Iterator[None]:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    if not root.is_dir():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {rel: p.read_bytes() for rel, p in tree_files(root)}
 
 
 def _exchange(a: Path, b: Path) -> bool:
