@@ -152,7 +152,7 @@ def generate(
     other --format). Nothing in --out changes unless every spec compiles and promtool
     accepts every rule.
     """
-    from generator import check, pipeline, write
+    from generator import check, write
 
     run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt)
     promtool = None if no_promtool else cache.promtool_identity()
@@ -176,6 +176,8 @@ def generate(
                 promtool_checked=promtool is not None,
             )
             return
+    from generator import pipeline
+
     result = pipeline.compile_specs(
         _specs(specs),
         defaults_file=defaults,
