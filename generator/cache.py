@@ -84,6 +84,12 @@ def hash_tree(root: Path) -> dict[str, str]:
     return {rel: sha256(p.read_bytes()) for rel, p in inputs.tree_files(root)}
 
 
+def overlaps(folder: Path, out: Path) -> bool:
+    """The cache directory is inside out/, or out/ inside it: not usable."""
+    a, b = folder.resolve(), out.resolve()
+    return a.is_relative_to(b) or b.is_relative_to(a)
+
+
 def promtool_identity() -> str | None:
     """The promtool a run would use (the one on PATH), by real path, size and mtime."""
     tool = shutil.which("promtool")

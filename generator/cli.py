@@ -84,6 +84,8 @@ def _run_cache(
     templates: Path | None,
     fmt: FormatFlags,
 ) -> cache.RunCache:
+    if cache_dir is not None and cache.overlaps(cache_dir, out):
+        cache_dir = None  # inside out/ it would be an extra file there (and swapped away)
     return cache.RunCache(
         cache_dir,
         lambda: cache.run_key(

@@ -276,6 +276,15 @@ def test_a_cache_that_cannot_be_written_is_skipped(project: Path) -> None:
     assert outcome(result) == (0, "promspec: out is up to date (6 files)\n", "")
 
 
+def test_a_cache_inside_out_is_not_used(project: Path) -> None:
+    """Inside out/ the cache would be an extra file there (and swapped away by generate)."""
+    assert run_cli("generate", "--no-promtool", "--no-cache", cwd=project).returncode == 0
+    for _ in range(2):
+        result = run_cli("check", "--cache-dir", "out/.cache", cwd=project)
+        assert outcome(result) == (0, "promspec: out is up to date (6 files)\n", "")
+    assert not (project / "out" / ".cache").exists()
+
+
 def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
     assert run_cli("generate", "--no-promtool", "--no-cache", cwd=project).returncode == 0
     procs = [
