@@ -139,10 +139,17 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def render_files(outputs: list[ServiceOutput], options: Options) -> dict[str, bytes]:
+def render_files(
+    outputs: list[ServiceOutput], options: Options, plain: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """The files of every format; `plain`: the prometheus format's files, when the caller
+    has them already (they are the same pure function of the same outputs)."""
     files: dict[str, bytes] = {}
     for name in options.formats:
-        files.update(FORMATS[name](outputs, options))
+        if name == conventions.FORMAT_PROMETHEUS and plain is not None:
+            files.update(plain)
+        else:
+            files.update(FORMATS[name](outputs, options))
     return dict(sorted(files.items()))
 
 

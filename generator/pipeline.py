@@ -175,7 +175,7 @@ def compile_specs(
         raise SpecError(problems)
     # Every format carries the same rules, so promtool on the plain files proves them all.
     result.plain = formats.prometheus(result.outputs, options)
-    result.files = formats.render_files(result.outputs, options)
+    result.files = formats.render_files(result.outputs, options, plain=result.plain)
     result.files.update(extra)
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
         result.services, result.plans
