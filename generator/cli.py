@@ -161,7 +161,8 @@ def generate(
     entry = run_cache.entry()
     # Nothing to do when a successful run with the same inputs produced exactly what out/
     # holds, and (unless --no-promtool) the promtool on PATH accepted those rules.
-    if entry is not None and (promtool is None or entry.promtool == promtool):
+    # (out/ must exist: the lock file lives beside it.)
+    if entry is not None and (promtool is None or entry.promtool == promtool) and out.is_dir():
         with write.locked(out):
             unchanged = cache.hash_tree(out) == entry.files
         if unchanged:

@@ -164,6 +164,14 @@ def test_generate_compiles_when_out_differs(project: Path, no_compiler: dict[str
     assert tree_hashes(project / "out") == reference
 
 
+def test_generate_into_a_new_directory_after_a_check(project: Path) -> None:
+    """check stores an entry even when out/ does not exist yet; generate must still write."""
+    assert run_cli("check", "--out", "new/out", cwd=project).returncode == 1
+    result = run_cli("generate", "--no-promtool", "--out", "new/out", cwd=project)
+    assert outcome(result) == (0, "promspec: 1 services, 6 files written in new/out\n", "")
+    assert run_cli("check", "--out", "new/out", cwd=project).returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_generate_trusts_an_entry_only_once_promtool_accepted_it(
     project: Path, no_compiler: dict[str, str]
