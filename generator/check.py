@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from generator import parallel
 from generator.errors import ToolError
 
 PROMTOOL_HINT = (
@@ -25,6 +23,10 @@ def check_rules(files: list[Path]) -> list[str]:
 
     promtool checks one file after another on one core (~25 ms per service file): a
     large run splits the files over one promtool per core."""
+    from concurrent.futures import ThreadPoolExecutor  # not for `generate` with nothing to do
+
+    from generator import parallel
+
     tool = promtool()
     if tool is None:
         raise ToolError(PROMTOOL_HINT)

@@ -8,15 +8,23 @@ mistakes in specs (set PROMSPEC_DEBUG=1 to see one for a crash).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from generator import __version__, check, explain, pipeline, runtests, write
+from generator import __version__, cache
 from generator.cli_formats import FormatFlags, format_options
 from generator.cli_output import Reporter, habits
 from generator.errors import EXIT_INVALID, EXIT_USAGE
-from generator.validate import schema
+
+# The compiler (pipeline, and Jinja, jsonschema, YAML and the Grafana SDK behind it) is
+# imported inside the commands that compile: `check` with a cache hit never needs it, and
+# those imports were most of its time.
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SPECS_ARG = click.argument("specs", nargs=-1, type=click.Path(path_type=Path), metavar="[SPECS]...")
 OUT_OPT = click.option(
@@ -43,7 +51,73 @@ def _specs(specs: tuple[Path, ...]) -> list[Path]:
     return list(specs) or [Path("specs")]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cache_options(func: F) -> F:
+    """--cache-dir and --no-cache; the command gets `cache_dir` (None: no cache)."""
+
+    @click.option(
+        "--cache-dir",
+        default=Path(cache.DEFAULT_DIR),
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=cache.DIR_ENV,
+        help="Where check and generate remember what out/ must hold, to answer without "
+        f"compiling when nothing changed. Env: {cache.DIR_ENV}.",
+    )
+    @click.option(
+        "--no-cache",
+        is_flag=True,
+        envvar=cache.DISABLE_ENV,
+        help=f"Always compile; neither read nor write the cache. Env: {cache.DISABLE_ENV}=1.",
+    )
+    @wraps(func)
+    def wrapper(*args: Any, cache_dir: Path, no_cache: bool, **kwargs: Any) -> Any:
+        return func(*args, cache_dir=None if no_cache else cache_dir, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _run_cache(
+    cache_dir: Path | None,
+    specs: list[Path],
+    out: Path,
+    defaults: Path | None,
+    templates: Path | None,
+    fmt: FormatFlags,
+) -> cache.RunCache:
+    if cache_dir is not None and cache.overlaps(cache_dir, out):
+        cache_dir = None  # inside out/ it would be an extra file there (and swapped away)
+    return cache.RunCache(
+        cache_dir,
+        lambda: cache.run_key(
+            specs=specs,
+            out=out,
+            defaults=defaults,
+            templates=templates,
+            alertmanager=fmt.alertmanager_file(specs),
+            flags=fmt.cache_key(),
+        ),
+    )
+
+
+# Subcommands kept in their own modules (each registers itself on `main` when imported).
+LAZY_COMMANDS = {"import": "generator.cli_import"}
+
+
+class _Commands(click.Group):
+    """Imports the modules of LAZY_COMMANDS when their command is named (or listed)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(LAZY_COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promspec")
 def main() -> None:
     """Compile service specs into Prometheus rules, checked by promtool.
@@ -62,6 +136,7 @@ def main() -> None:
 @TEMPLATES_OPT
 @click.option("--no-promtool", is_flag=True, help="Skip `promtool check rules` on the output.")
 @format_options
+@cache_options
 @habits
 def generate(
     specs: tuple[Path, ...],
@@ -70,6 +145,7 @@ def generate(
     templates: Path | None,
     no_promtool: bool,
     fmt: FormatFlags,
+    cache_dir: Path | None,
     reporter: Reporter,
 ) -> None:
     """Compile SPECS (files or directories; default: specs/) into --out.
@@ -78,6 +154,33 @@ def generate(
     other --format). Nothing in --out changes unless every spec compiles and promtool
     accepts every rule.
     """
+    from generator import check, write
+
+    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt)
+    promtool = None if no_promtool else cache.promtool_identity()
+    entry = run_cache.entry()
+    # Nothing to do when a successful run with the same inputs produced exactly what out/
+    # holds, and (unless --no-promtool) the promtool on PATH accepted those rules.
+    # (out/ must exist: the lock file lives beside it.)
+    if entry is not None and (promtool is None or entry.promtool == promtool) and out.is_dir():
+        with write.locked(out):
+            unchanged = cache.hash_tree(out) == entry.files
+        if unchanged:
+            if not no_promtool and promtool is None:
+                reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
+            for warning in entry.warnings:
+                reporter.warning(warning)
+            reporter.summary(
+                f"promspec: {entry.services} services, {len(entry.files)} files unchanged in {out}",
+                services=entry.services,
+                files=sorted(entry.files),
+                changed=False,
+                out=str(out),
+                promtool_checked=promtool is not None,
+            )
+            return
+    from generator import pipeline
+
     result = pipeline.compile_specs(
         _specs(specs),
         defaults_file=defaults,
@@ -92,6 +195,14 @@ def generate(
     for warning in result.warnings:
         reporter.warning(warning)
     changed = write.write_tree(out, result.files)
+    run_cache.store(
+        cache.Entry(
+            cache.hash_files(result.files),
+            len(result.services),
+            result.warnings,
+            promtool if result.promtool_checked else None,
+        )
+    )
     state = "written" if changed else "unchanged"
     reporter.summary(
         f"promspec: {len(result.services)} services, {len(result.files)} files {state} in {out}",
@@ -120,6 +231,8 @@ def validate(
 
     promtool runs on the rendered rules when it is installed; otherwise a warning says so.
     """
+    from generator import check, pipeline
+
     result = pipeline.compile_specs(
         _specs(specs),
         defaults_file=defaults,
@@ -145,6 +258,7 @@ def validate(
 @DEFAULTS_OPT
 @TEMPLATES_OPT
 @format_options
+@cache_options
 @habits
 def check_cmd(
     specs: tuple[Path, ...],
@@ -152,32 +266,47 @@ def check_cmd(
     defaults: Path | None,
     templates: Path | None,
     fmt: FormatFlags,
+    cache_dir: Path | None,
     reporter: Reporter,
 ) -> None:
     """Exit 1 when --out is stale against SPECS (for pre-commit and CI).
 
     Lists every file that would be added, changed or removed by `promspec generate`
-    (with the same --format options).
+    (with the same --format options). When the specs, flags and promspec itself are
+    those of an earlier successful run, the answer comes from the cache (--cache-dir)
+    without compiling: the same messages and exit code.
     """
-    result = pipeline.compile_specs(
-        _specs(specs),
-        defaults_file=defaults,
-        templates=templates,
-        use_promtool=False,
-        out=out,
-        options=fmt.options(_specs(specs)),
-        progress=reporter.progress,
-    )
-    current = write.read_tree(out)
+    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt)
+    # A hit cannot hide an invalid spec: entries are stored only after a successful
+    # compile, and the key covers the bytes of every spec and defaults file, so a spec
+    # that does not compile has no entry and is compiled (and reported) below.
+    entry = run_cache.entry()
+    if entry is not None:
+        expected = entry.files
+    else:
+        from generator import pipeline
+
+        result = pipeline.compile_specs(
+            _specs(specs),
+            defaults_file=defaults,
+            templates=templates,
+            use_promtool=False,
+            out=out,
+            options=fmt.options(_specs(specs)),
+            progress=reporter.progress,
+        )
+        expected = cache.hash_files(result.files)
+        run_cache.store(cache.Entry(expected, len(result.services), result.warnings))
+    current = cache.hash_tree(out)
     stale = sorted(
-        [("changed", p) for p in result.files if p in current and current[p] != result.files[p]]
-        + [("missing", p) for p in result.files if p not in current]
-        + [("extra", p) for p in current if p not in result.files],
+        [("changed", p) for p in expected if p in current and current[p] != expected[p]]
+        + [("missing", p) for p in expected if p not in current]
+        + [("extra", p) for p in current if p not in expected],
         key=lambda item: (item[0], item[1]),
     )
     reporter.data.update(
         stale=[{"state": state, "path": str(out / p)} for state, p in stale],
-        files=len(result.files),
+        files=len(expected),
         out=str(out),
     )
     if stale:
@@ -186,7 +315,7 @@ def check_cmd(
         reporter.finish(
             EXIT_INVALID, f"promspec: {out} is stale; run `make generate` (or `promspec generate`)"
         )
-    reporter.summary(f"promspec: {out} is up to date ({len(result.files)} files)")
+    reporter.summary(f"promspec: {out} is up to date ({len(expected)} files)")
 
 
 @main.command(name="test")
@@ -207,6 +336,8 @@ def test_cmd(
     Runs the generated tests (out/tests/) on freshly compiled rules, and the hand-written
     tests kept next to a spec as <service>.test.yml. Exit 1 when any test fails.
     """
+    from generator import pipeline, runtests
+
     result = pipeline.compile_specs(_specs(specs), defaults_file=defaults, templates=templates)
     outcomes = runtests.run(result)
     for o in outcomes:
@@ -255,6 +386,8 @@ def explain_cmd(
     What fires each alert, the error budget it means, and how long it takes to fire at
     100% errors and at its threshold. `promspec explain > docs/alerts.md` keeps the docs.
     """
+    from generator import explain, pipeline
+
     result = pipeline.compile_specs([specs_dir], defaults_file=defaults, use_promtool=False)
     services = [s for s in result.services if service in (None, s.name)]
     if not services:
@@ -268,8 +401,6 @@ def explain_cmd(
 @main.command(name="schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of spec files (for editors and check-jsonschema)."""
+    from generator.validate import schema
+
     click.echo(json.dumps(schema(), indent=2, sort_keys=False))
-
-
-# Commands kept in their own modules (registered on import).
-from generator import cli_import  # noqa: E402, F401

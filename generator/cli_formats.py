@@ -7,12 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from generator import conventions, formats, pipeline
-from generator.load import display_path
+from generator import conventions, inputs
+from generator.inputs import display_path
+
+# The writers (and Jinja, YAML behind them) are imported when compiling only: `check`
+# answers from its cache without them.
+if TYPE_CHECKING:
+    from generator import formats
 
 F = TypeVar("F", bound=Callable[..., Any])
 K8S_LABEL_KEY = re.compile(
@@ -27,9 +32,9 @@ def _split_formats(
     for value in values:
         for name in value.split(","):
             name = name.strip()
-            if name not in formats.FORMATS:
+            if name not in conventions.FORMAT_NAMES:
                 raise click.BadParameter(
-                    f"unknown format '{name}'; choose from {', '.join(formats.FORMATS)}"
+                    f"unknown format '{name}'; choose from {', '.join(conventions.FORMAT_NAMES)}"
                 )
             if name not in names:
                 names.append(name)
@@ -58,11 +63,31 @@ class FormatFlags:
     partial_response_strategy: str
     alertmanager_config: Path | None
 
+    def alertmanager_file(self, specs: list[Path]) -> Path | None:
+        """The user's Alertmanager file this run reads, if any."""
+        if conventions.FORMAT_ALERTMANAGER not in self.names:
+            return None
+        return self.alertmanager_config or inputs.find_alertmanager_file(specs)
+
+    def cache_key(self) -> dict[str, Any]:
+        """Every flag that shapes the output (the Alertmanager file's bytes are hashed
+        with the other input files)."""
+        return {
+            "formats": list(self.names),
+            "namespace": self.namespace,
+            "operator_name": self.operator_name,
+            "operator_labels": [list(label) for label in self.operator_labels],
+            "mimir_max_rules": self.mimir_max_rules,
+            "partial_response_strategy": self.partial_response_strategy,
+        }
+
     def options(self, specs: list[Path]) -> formats.Options:
+        from generator import formats, pipeline
+
         base: dict[str, Any] = {}
         source = ""
         if conventions.FORMAT_ALERTMANAGER in self.names:
-            path = self.alertmanager_config or pipeline.find_alertmanager_file(specs)
+            path = self.alertmanager_file(specs)
             if path is not None:
                 base, source = pipeline.load_alertmanager_file(path), display_path(path)
         options = formats.Options(
@@ -91,7 +116,7 @@ def format_options(func: F) -> F:
             callback=_split_formats,
             metavar="NAME[,NAME]",
             help="Output targets, repeatable or comma-separated: "
-            f"{', '.join(formats.FORMATS)} (default: prometheus).",
+            f"{', '.join(conventions.FORMAT_NAMES)} (default: prometheus).",
         ),
         click.option(
             "--namespace",
@@ -117,13 +142,13 @@ def format_options(func: F) -> F:
         click.option(
             "--mimir-max-rules",
             type=click.IntRange(min=1),
-            default=formats.DEFAULT_MIMIR_MAX_RULES,
+            default=conventions.MIMIR_DEFAULT_MAX_RULES,
             show_default=True,
             help="mimir: the most rules per group (the ruler's per-group limit).",
         ),
         click.option(
             "--partial-response-strategy",
-            type=click.Choice(formats.PARTIAL_RESPONSE_STRATEGIES),
+            type=click.Choice(conventions.THANOS_PARTIAL_RESPONSE_STRATEGIES),
             default="abort",
             show_default=True,
             help="thanos: what a rule group does when a store answers partially.",

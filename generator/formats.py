@@ -20,8 +20,8 @@ from generator import alertmanager, conventions, promql, render
 from generator.model import Service
 from generator.plan import SLOPlan
 
-DEFAULT_MIMIR_MAX_RULES = 20  # Mimir's default -ruler.max-rules-per-rule-group
-PARTIAL_RESPONSE_STRATEGIES = ("abort", "warn")
+DEFAULT_MIMIR_MAX_RULES = conventions.MIMIR_DEFAULT_MAX_RULES
+PARTIAL_RESPONSE_STRATEGIES = conventions.THANOS_PARTIAL_RESPONSE_STRATEGIES
 PARTIAL_RESPONSE_KEY = "partial_response_strategy"  # Thanos-only; promtool 2.42 rejects it
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
@@ -139,10 +139,17 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def render_files(outputs: list[ServiceOutput], options: Options) -> dict[str, bytes]:
+def render_files(
+    outputs: list[ServiceOutput], options: Options, plain: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """The files of every format; `plain`: the prometheus format's files, when the caller
+    has them already (they are the same pure function of the same outputs)."""
     files: dict[str, bytes] = {}
     for name in options.formats:
-        files.update(FORMATS[name](outputs, options))
+        if name == conventions.FORMAT_PROMETHEUS and plain is not None:
+            files.update(plain)
+        else:
+            files.update(FORMATS[name](outputs, options))
     return dict(sorted(files.items()))
 
 

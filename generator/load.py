@@ -17,6 +17,9 @@ from typing import Any, cast
 import yaml
 
 from generator.errors import Problem, SpecError
+from generator.inputs import display_path
+
+__all__ = ["Document", "display_path", "load_file"]
 
 # Bounds that keep a hostile or broken file from hanging a pre-commit hook.
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -259,11 +262,3 @@ def load_text(text: str, name: str) -> list[Document]:
             [Problem(name, 1, 1, "", "file is empty; write a service spec or delete the file")]
         )
     return documents
-
-
-def display_path(path: Path) -> str:
-    """A stable, machine-independent name for messages and output headers."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -27,13 +27,20 @@ from generator import dashboards_overview as overview
 from generator.build import Builder
 from generator.errors import Problem, SpecError
 from generator.inherit import effective_defaults
+from generator.inputs import (
+    GENERATED_MARK,
+    discover,
+    find_alertmanager_file,
+    find_defaults,
+    is_spec,
+)
 from generator.load import Document, display_path, load_file
 from generator.model import Service
 from generator.validate import MAX_ITEMS_PER_RUN, check_document, count_items
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
-GENERATED_MARK = render.HEADER.split("{", 1)[0].encode()
+# Discovery lives in generator/inputs.py (the cache names the same inputs); these
+# names stay importable from here.
+__all__ = ["GENERATED_MARK", "discover", "find_alertmanager_file", "is_spec"]
 
 
 @dataclass
@@ -47,65 +54,13 @@ class Result:
     warnings: list[str] = field(default_factory=list)
 
 
-def is_spec(path: Path) -> bool:
-    name = path.name
-    return (
-        name.endswith(SPEC_SUFFIXES)
-        and not name.startswith(("_", "."))
-        and not name.endswith((".test.yml", ".test.yaml"))
-    )
-
-
-def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """(spec file, root it was found under), sorted so file order never matters.
-
-    Directories are searched recursively, skipping hidden ones and `exclude` (out/)."""
-    found: dict[Path, Path] = {}
-    missing = []
-    skip = exclude.resolve() if exclude else None
-    for arg in paths:
-        if arg.is_dir():
-            for p in sorted(arg.rglob("*")):
-                rel = p.relative_to(arg).parts
-                if any(part.startswith(".") for part in rel[:-1]):
-                    continue
-                if skip and p.resolve().is_relative_to(skip):
-                    continue
-                if p.is_file() and is_spec(p) and not _generated(p):
-                    found.setdefault(p, arg)
-        elif arg.is_file():
-            found.setdefault(arg, arg.parent)
-        else:
-            missing.append(Problem(display_path(arg), 0, 0, "", "no such file or directory"))
-    if missing:
-        raise SpecError(missing)
-    return sorted(found.items(), key=lambda item: display_path(item[0]))
-
-
-def _generated(path: Path) -> bool:
-    """Our own output (it starts with the header) is never read back as a spec."""
-    with open(path, "rb") as handle:
-        return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
-
-
 class _DefaultsCache:
     def __init__(self, explicit: Path | None) -> None:
         self.explicit = explicit
         self.cache: dict[Path | None, dict[str, Any]] = {}
 
     def for_spec(self, spec: Path, root: Path) -> dict[str, Any]:
-        return self.get(self.explicit or self._find(spec, root))
-
-    @staticmethod
-    def _find(spec: Path, root: Path) -> Path | None:
-        here, stop = spec.resolve().parent, root.resolve()
-        while True:
-            for name in DEFAULTS_NAMES:
-                if (here / name).is_file():
-                    return here / name
-            if here == stop or here.parent == here:
-                return None
-            here = here.parent
+        return self.get(self.explicit or find_defaults(spec, root))
 
     def get(self, path: Path | None) -> dict[str, Any]:
         if path not in self.cache:
@@ -220,7 +175,7 @@ def compile_specs(
         raise SpecError(problems)
     # Every format carries the same rules, so promtool on the plain files proves them all.
     result.plain = formats.prometheus(result.outputs, options)
-    result.files = formats.render_files(result.outputs, options)
+    result.files = formats.render_files(result.outputs, options, plain=result.plain)
     result.files.update(extra)
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
         result.services, result.plans
@@ -302,16 +257,6 @@ def _promtool(result: Result) -> None:
     if problems:
         raise SpecError(problems)
     result.promtool_checked = True
-
-
-def find_alertmanager_file(paths: list[Path]) -> Path | None:
-    """The user's Alertmanager file beside the specs (first spec directory that has one)."""
-    for arg in paths:
-        folder = arg if arg.is_dir() else arg.parent
-        for name in conventions.ALERTMANAGER_FILES:
-            if (folder / name).is_file():
-                return folder / name
-    return None
 
 
 def load_alertmanager_file(path: Path) -> dict[str, Any]:

@@ -8,8 +8,6 @@ the new one, never a mix. A lock file serialises concurrent runs on the same out
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -17,8 +15,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from generator.inputs import tree_files
 
 RENAME_EXCHANGE = 2
 FSYNC_THREADS = 16
@@ -37,17 +36,14 @@ def locked(out: Path) -> Iterator[None]:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    if not root.is_dir():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {rel: p.read_bytes() for rel, p in tree_files(root)}
 
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two directories in one step; False where the kernel or libc cannot."""
+    import ctypes  # here, not at the top: `generate` with nothing to do never swaps
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
         return False
@@ -69,6 +65,8 @@ def _fill(root: Path, files: dict[str, bytes]) -> None:
 
     fsync waits for the disk, not the CPU: one file after the other, 1,000 files took
     several seconds; from many threads the file system commits them together."""
+    from concurrent.futures import ThreadPoolExecutor
+
     for rel in files:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, run_cli, tree_hashes
 
 
@@ -27,12 +28,13 @@ def test_generate_then_check_is_clean(tmp_path: Path) -> None:
     assert "out is up to date" in check.stdout
 
 
-def test_second_generate_touches_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cached", "compiled"])
+def test_second_generate_touches_nothing(tmp_path: Path, cache: tuple[str, ...]) -> None:
     copy_fixtures(tmp_path)
     assert run_cli("generate", cwd=tmp_path).returncode == 0
     path = tmp_path / "out" / "prometheus" / "checkout-api.rules.yml"
     mtime = path.stat().st_mtime_ns
-    again = run_cli("generate", cwd=tmp_path)
+    again = run_cli("generate", *cache, cwd=tmp_path)
     assert "files unchanged" in again.stdout
     assert path.stat().st_mtime_ns == mtime
 
