@@ -27,10 +27,11 @@ from generator.errors import EXIT_INVALID, EXIT_USAGE
 F = TypeVar("F", bound=Callable[..., Any])
 
 SPECS_ARG = click.argument("specs", nargs=-1, type=click.Path(path_type=Path), metavar="[SPECS]...")
+OUT_OPT_DEFAULT = "out"
 OUT_OPT = click.option(
     "--out",
     "out",
-    default=Path("out"),
+    default=Path(OUT_OPT_DEFAULT),
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory; replaced as a whole, atomically.",
@@ -219,18 +220,36 @@ def generate(
 @DEFAULTS_OPT
 @TEMPLATES_OPT
 @format_options
+@cache_options
 @habits
 def validate(
     specs: tuple[Path, ...],
     defaults: Path | None,
     templates: Path | None,
     fmt: FormatFlags,
+    cache_dir: Path | None,
     reporter: Reporter,
 ) -> None:
     """Check SPECS without writing anything: schema, PromQL, SLO math, promtool.
 
     promtool runs on the rendered rules when it is installed; otherwise a warning says so.
+    When a `generate` into the default out/ with the same inputs passed every check,
+    promtool on PATH included, the answer comes from the cache (--cache-dir).
     """
+    # An entry exists only for a run that compiled and that this promtool accepted; its
+    # key covers every input, so it answers exactly what compiling again would.
+    promtool = cache.promtool_identity()
+    default_out = Path(OUT_OPT_DEFAULT)
+    entry = _run_cache(cache_dir, _specs(specs), default_out, defaults, templates, fmt).entry()
+    if entry is not None and promtool is not None and entry.promtool == promtool:
+        for warning in entry.warnings:
+            reporter.warning(warning)
+        reporter.summary(
+            f"promspec: {entry.services} services valid (promtool check rules passed)",
+            services=entry.services,
+            promtool_checked=True,
+        )
+        return
     from generator import check, pipeline
 
     result = pipeline.compile_specs(

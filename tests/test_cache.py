@@ -188,6 +188,30 @@ def test_generate_trusts_an_entry_only_once_promtool_accepted_it(
     assert outcome(hit) == outcome(proven)
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_validate_is_answered_once_a_generate_passed_promtool(
+    project: Path, no_compiler: dict[str, str]
+) -> None:
+    """The pre-commit validate hook: no compile when generate already proved these inputs."""
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    assert run_cli("validate", cwd=project, env=no_compiler).returncode == 3  # not proven
+    assert run_cli("generate", cwd=project).returncode == 0
+    full = run_cli("validate", "--no-cache", cwd=project)
+    assert outcome(full) == (
+        0,
+        "promspec: 1 services valid (promtool check rules passed)\n",
+        "",
+    )
+    assert outcome(run_cli("validate", cwd=project, env=no_compiler)) == outcome(full)
+    as_json = ("validate", "--output", "json")
+    full_json = run_cli(*as_json, "--no-cache", cwd=project)
+    assert outcome(run_cli(*as_json, cwd=project, env=no_compiler)) == outcome(full_json)
+    assert run_cli("validate", "--no-cache", cwd=project, env=no_compiler).returncode == 3
+    _edit_spec(project)
+    assert run_cli("validate", cwd=project, env=no_compiler).returncode == 3
+    assert run_cli("validate", cwd=project).returncode == 0
+
+
 def _package_copy(target: Path) -> Path:
     """promspec's package laid out as a wheel installs it, importable via PYTHONPATH."""
     package = target / "generator"
