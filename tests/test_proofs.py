@@ -60,3 +60,108 @@ def test_hand_written_tests_next_to_the_spec_run_too(tmp_path: Path) -> None:
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok    e2e-api (3 files")
+
+
+CHECKS_SPEC = """\
+version: promspec/v1
+service: checks-api
+team: checks
+runbook_base_url: https://runbooks.example.com/checks
+selector: {job: checks}
+thresholds:
+  - name: cpu_high
+    expr: 100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))
+    warning: 70
+    critical: 85
+    for: 2m
+    unit: percent
+capacity:
+  - name: disk
+    usage: node_filesystem_size_bytes - node_filesystem_avail_bytes
+    limit: node_filesystem_size_bytes
+    unit: bytes
+    exhaustion: {within: 4h}
+freshness:
+  - name: backup
+    timestamp: backup_last_success_timestamp_seconds
+    critical: 15m
+expiry:
+  - name: tls_cert
+    timestamp: probe_ssl_earliest_cert_expiry
+    warning: 7d
+absence:
+  - name: scrape
+    target: up
+    for: 2m
+"""
+
+# (template, exact text, the same rule made wrong): each must fail its own proof.
+WRONG_RULES = [
+    (
+        "rules_thresholds.yml.j2",
+        '" " ~ (level.value | num)) | q }}',
+        '" " ~ ((level.value * 1.1) | num)) | q }}',
+    ),
+    (
+        "rules_capacity.yml.j2",
+        "((level.value / 100) | round(12) | num)",
+        "((level.value / 90) | round(12) | num)",
+    ),
+    (
+        "rules_capacity.yml.j2",
+        '(c.exhaustion.within | num) ~ ") >= "',
+        '((c.exhaustion.within * 0.9) | num) ~ ") >= "',
+    ),
+    (
+        "rules_freshness.yml.j2",
+        '" > " ~ (level.value | num)) | q }}',
+        '" > " ~ ((level.value + 60) | num)) | q }}',
+    ),
+    (
+        "rules_freshness.yml.j2",
+        '" < " ~ (level.value | num)) | q }}',
+        '" < " ~ ((level.value - 60) | num)) | q }}',
+    ),
+    ("rules_absence.yml.j2", '" == 0) or absent("', '" == 2) or absent("'),
+]
+
+
+@pytest.fixture(scope="module")
+def checks_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    specs = tmp_path_factory.mktemp("checks") / "specs"
+    specs.mkdir()
+    (specs / "checks-api.yaml").write_text(CHECKS_SPEC)
+    return specs
+
+
+def test_every_check_alert_of_the_spec_is_proven(checks_specs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("generate", str(checks_specs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = (out / "tests" / "checks-api.test.yml").read_text()
+    assert "Not proven" not in text
+    for alert in (
+        "ChecksApiCpuHigh",
+        "ChecksApiDiskExhaustionPredicted",
+        "ChecksApiBackupStale",
+        "ChecksApiTlsCertExpiring",
+        "ChecksApiScrapeAbsent",
+    ):
+        assert f"alertname: {alert}\n" in text, alert
+    result = run_cli("test", str(checks_specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("template", "right", "wrong"), WRONG_RULES, ids=lambda v: str(v)[:24])
+def test_a_wrong_level_in_a_check_template_is_caught(
+    checks_specs: Path, tmp_path: Path, template: str, right: str, wrong: str
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    text = (ROOT / "templates" / template).read_text()
+    broken = text.replace(right, wrong)
+    assert broken != text
+    (templates / template).write_text(broken)
+    result = run_cli("test", str(checks_specs), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAIL  checks-api (")
