@@ -475,4 +475,6 @@ def check_scenarios(service: Service, rendered: dict[str, Any]) -> tuple[list[Sc
                 scenarios.extend(build())
             except Unsupported as exc:
                 notes.append(f"{alert}: {exc}")
+            except (ArithmeticError, ValueError, RecursionError) as exc:  # never a crash
+                notes.append(f"{alert}: the model cannot evaluate it ({exc})")
     return scenarios, sorted(notes)

@@ -231,7 +231,7 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         start = bs[b - 1][0]
         count -= bs[b - 1][1]
         rank -= bs[b - 1][1]
-    return start + (end - start) * (rank / count)
+    return start + (end - start) * _div(rank, count)
 
 
 def _parse_le(text: str) -> float | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from generator import promeval
@@ -83,15 +84,28 @@ class Case:
     def alert_rules(self) -> list[int]:
         return [i for i, r in enumerate(self.rules) if r.alert]
 
-    def storage(self, families: Sequence[Family], ticks: int) -> Storage:
+    def storage(
+        self, families: Sequence[Family], ticks: int, start: int = 0, exact: bool = True
+    ) -> Storage:
+        """The input samples of ticks start..ticks-1; exact: as promtool reads them back
+        from expanding notation (the solver skips that, the final run does not)."""
         storage = Storage()
         for fam in families:
             for labels, raw in fam.values(ticks, self.step):
-                values = parse_expanding(expanding(raw))
+                values = parse_expanding(expanding(raw)) if exact else raw
                 key = labels_of({**labels, NAME: fam.metric})
-                for k, v in enumerate(values):
-                    storage.add(key, k * self.step, v)
+                for k in range(start, ticks):
+                    storage.add(key, k * self.step, values[k])
         return storage
+
+    @cached_property
+    def reach(self) -> float:
+        """How far back any rule of the case reads (ranges, offsets), in seconds."""
+        return max((max(promeval.ranges(r.expr), default=0.0) for r in self.rules), default=0.0)
+
+    @cached_property
+    def alert_reach(self) -> dict[int, float]:
+        return {i: max(promeval.ranges(self.rules[i].expr), default=0.0) for i in self.alert_rules}
 
     def record(self, storage: Storage, k: int) -> None:
         t = k * self.step
@@ -142,10 +156,12 @@ class Case:
         A number on the right: the left-hand value. A vector: left / right (right > 0).
         None unless both sides give exactly one series."""
         lhs, rhs, _ = comparison(self.rules[rule].expr)
-        reach = max(promeval.ranges(self.rules[rule].expr), default=0.0)
-        storage = self.storage(families, k + 1)
-        first = 0 if reach else k
-        for j in range(max(0, first), k + 1):
+        # Recorded series are needed as far back as the alert reads them, raw input as
+        # far back again as any rule reads it, plus the instant lookback.
+        records_from = max(0, k - math.ceil(self.alert_reach[rule] / self.step))
+        back = math.ceil((self.reach + promeval.LOOKBACK) / self.step) + 1
+        storage = self.storage(families, k + 1, max(0, records_from - back), exact=False)
+        for j in range(records_from, k + 1):
             self.record(storage, j)
         t = k * self.step
         left = promeval.evaluate(storage, lhs, t)
@@ -252,12 +268,22 @@ def starts(fams: Sequence[Family]) -> list[list[Family]]:
     return out if len(fams) > 1 else out[:3]
 
 
+MAX_FAMILIES = 8  # more input series than this: the search would take too long
+MAX_EVALUATIONS = 4000  # model evaluations per solve, across every way tried
+
+
 def solve(
     case: Case, rule: int, k: int, target: float, modes: Sequence[str] = ("level",)
 ) -> list[Family]:
     """Families that put the alert's operand at `target` (within 1e-9) at tick k,
     varying one series' parameter while the others stay put."""
+    if len(case.families) > MAX_FAMILIES:
+        raise Unsupported(
+            f"it reads {len(case.families)} input series, more than the {MAX_FAMILIES} "
+            "the solver searches"
+        )
     tried: set[tuple[object, ...]] = set()
+    budget = [MAX_EVALUATIONS]
     for start in starts(case.families):
         for i, fam in enumerate(start):
             for mode in modes:
@@ -274,6 +300,11 @@ def solve(
                     return [*start[:i], with_param(start[i], mode, x), *start[i + 1 :]]
 
                 def g(x: float, vary: Callable[[float], list[Family]] = vary) -> float | None:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise Unsupported(
+                            f"no input found within {MAX_EVALUATIONS} model evaluations"
+                        )
                     return case.operand(vary(x), rule, k)
 
                 x = _root(g, grid(fam.kind, mode), target)
@@ -286,28 +317,39 @@ def solve(
 
 
 def _root(g: Callable[[float], float | None], xs: list[float], target: float) -> float | None:
-    """A root of g(x) = target between two neighbouring grid points, by bisection."""
+    """An x with g(x) = target (to 1e-9) between two neighbouring grid points.
+
+    Illinois regula falsi: a few evaluations for the near-linear functions specs give,
+    and it keeps the bracket, so a jump (no root) ends in None, never a wrong x."""
+    tolerance = 1e-9 * max(abs(target), 1e-9)
     prev: float | None = None
     for j, x in enumerate(xs):
         here = g(x)
-        a = prev
-        prev = here
+        a, prev = prev, here
         if j == 0 or a is None or here is None or (a - target) * (here - target) > 0:
             continue
-        lo, hi, flo = xs[j - 1], x, a - target
-        if flo == 0:
+        lo, hi, flo, fhi = xs[j - 1], x, a - target, here - target
+        if abs(flo) <= tolerance:
             return lo
-        for _ in range(80):
-            mid = (lo + hi) / 2
+        if abs(fhi) <= tolerance:
+            return hi
+        kept = 0
+        for _ in range(60):
+            mid = (lo * fhi - hi * flo) / (fhi - flo)
+            if not min(lo, hi) < mid < max(lo, hi):
+                mid = (lo + hi) / 2
             v = g(mid)
             if v is None:
                 break
-            if abs(v - target) <= 1e-9 * max(abs(target), 1e-9):
+            fm = v - target
+            if abs(fm) <= tolerance:
                 return mid
-            if (v - target) * flo > 0:
-                lo, flo = mid, v - target
+            if fm * fhi > 0:
+                hi, fhi = mid, fm
+                flo = flo / 2 if kept == -1 else flo
+                kept = -1
             else:
-                hi = mid
-        else:
-            return (lo + hi) / 2
+                lo, flo = mid, fm
+                fhi = fhi / 2 if kept == 1 else fhi
+                kept = 1
     return None
