@@ -415,6 +415,15 @@ def _builders(design: Design, service: Service, check: Check) -> list[tuple[str,
     return [(alert, lambda: absence_scenarios(design.case(alert, check, [], alerts, {}), check))]
 
 
+def _metrics(text: str) -> list[str]:
+    """The metric names an expression reads; none if the model cannot parse it (the
+    scenario builder then reports why)."""
+    try:
+        return [m for m, _, _ in selectors(promeval.parse(text))]
+    except Unsupported:
+        return []
+
+
 def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, Builder]]:
     usage = design.sel(conventions.CAPACITY_USAGE, c)
     records = [(conventions.CAPACITY_USAGE, c.usage)]
@@ -427,7 +436,7 @@ def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, 
     records.append((conventions.CAPACITY_HEADROOM, f"1 - {usage} / {divisor}"))
     headroom = design.sel(conventions.CAPACITY_HEADROOM, c)
     extra = _extra([c.usage, c.limit])
-    last = [] if _is_number(c.limit) else [m for m, _, _ in selectors(promeval.parse(c.limit))]
+    last = [] if _is_number(c.limit) else _metrics(c.limit)
     out: list[tuple[str, Builder]] = []
     if c.headroom:
         alert = conventions.check_alert(service.name, c.name, "HeadroomLow")

@@ -165,3 +165,69 @@ def test_a_wrong_level_in_a_check_template_is_caught(
     result = run_cli("test", str(checks_specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  checks-api (")
+
+
+PRESETS_SPEC = """\
+version: promspec/v1
+service: presets-api
+team: presets
+selector: {job: presets}
+thresholds:
+  - {name: cpu, use: cpu}
+  - {name: memory, use: memory}
+  - {name: disk, use: disk}
+  - {name: network, use: network}
+  - {name: pod_cpu, use: pod_cpu}
+  - {name: pod_memory, use: pod_memory}
+  - {name: volume_disk, use: volume_disk}
+  - {name: scale_up_cpu, use: scale_up_cpu, warning: 80}
+  - {name: scale_down_cpu, use: scale_down_cpu, info: 20}
+  - {name: cache_hit_rate, use: cache_hit_rate}
+"""
+
+
+def test_every_threshold_preset_of_the_seed_defaults_is_proven(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(ROOT / "specs" / "_defaults.yaml", specs / "_defaults.yaml")
+    (specs / "presets-api.yaml").write_text(PRESETS_SPEC)
+    out = tmp_path / "out"
+    assert run_cli("generate", str(specs), "--out", str(out)).returncode == 0
+    text = (out / "tests" / "presets-api.test.yml").read_text()
+    assert "Not proven" not in text
+    # two levels (one for the scale presets), each just past and just short
+    assert text.count("\n- name: ") == 4 * 8 + 2 * 2
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "odd-api.yaml").write_text(
+        "version: promspec/v1\n"
+        "service: odd-api\n"
+        "team: odd\n"
+        "runbook_base_url: https://runbooks.example.com/odd\n"
+        "selector: {job: odd}\n"
+        "thresholds:\n"
+        "  - {name: top, expr: 'topk(1, queue_depth)', warning: 10}\n"
+        "  - {name: nodes, expr: 'count(up == 1)', direction: below, warning: 3}\n"
+        "  - {name: weekly, expr: 'sum(rate(x_total[5m])) / sum(rate(x_total[5m] offset 1w))',"
+        " warning: 2}\n"
+        "  - {name: slow, expr: queue_depth, warning: 10, for: 2h}\n"
+        "  - {name: fine, expr: queue_depth, warning: 10}\n"
+    )
+    out = tmp_path / "out"
+    result = run_cli("generate", str(tmp_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    header = (out / "tests" / "odd-api.test.yml").read_text().split("\nrule_files:")[0]
+    notes = header.splitlines()[2:]
+    assert notes == [
+        "#   OddApiNodes: no value of any one synthetic series brings it to 2.85 (1 tried;"
+        " counts of series and sums of many need a hand-written test)",
+        "#   OddApiSlow: `for: 2h` is longer than a short scenario (1h at most)",
+        "#   OddApiTop: the aggregation topk is not modelled",
+        "#   OddApiWeekly: reads data from 7d ago (offset), which a short scenario does not hold",
+    ]
+    assert "alertname: OddApiFine\n" in (out / "tests" / "odd-api.test.yml").read_text()
