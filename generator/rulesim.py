@@ -4,10 +4,10 @@ Pure. A Case is one alert name with the recording rules of its check, in group o
 `run` evaluates them tick by tick (recording rules write into the storage the later rules
 read, alerts count `for` from their first active evaluation) with generator/promeval.py.
 Synthetic inputs are Families: a gauge (a + b*t), a counter (slope*t) or a histogram
-(cumulative buckets of a uniform latency on [0, scale], `slope` observations a second).
+(cumulative buckets of latencies spread evenly on [0, scale], one observation a second).
 `solve` finds the value of one family's parameter that drives an alert's left-hand side to
-a target at a given tick. Every sample goes through promtool's expanding notation first,
-so the model reads exactly the floats promtool will.
+a target at a given tick. The runs that expectations come from read every sample through
+promtool's expanding notation, so the model sees exactly the floats promtool will.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Family:
             return [(base, [self.level * k * step for k in range(ticks)])]
         out = []
         for le in (*self.buckets, math.inf):
-            share = 1.0 if math.isinf(le) else min(1.0, le / self.level)
+            share = 1.0 if math.isinf(le) or self.level <= 0 else min(1.0, le / self.level)
             labels = {**base, "le": "+Inf" if math.isinf(le) else format_le(le)}
             out.append((labels, [share * k * step for k in range(ticks)]))
         return out
