@@ -238,8 +238,9 @@ def _level_side(
     for margin in MARGINS:
         delta = margin * abs(level) if level else margin
         target = level + sign * delta
+        # No input reaches the level: another margin will not help either.
+        fams = solve(case, i, settle if past else end - 1, target, modes)
         try:
-            fams = solve(case, i, settle if past else end - 1, target, modes)
             states = case.run(fams, end)
             last = end - 1
             if past:

@@ -269,7 +269,7 @@ def starts(fams: Sequence[Family]) -> list[list[Family]]:
 
 
 MAX_FAMILIES = 8  # more input series than this: the search would take too long
-MAX_EVALUATIONS = 4000  # model evaluations per solve, across every way tried
+MAX_EVALUATIONS = 1500  # model evaluations per solve, across every way tried
 
 
 def solve(
