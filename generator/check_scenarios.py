@@ -1,8 +1,10 @@
 """Scenarios for threshold, capacity, freshness, expiry and absence alerts. Pure.
 
-Each alert name is simulated with generator/rulesim.py over synthetic input, and every
-expectation (which levels fire, their labels, the `$value` in their annotations) comes
-from that model; promtool then checks the model against Prometheus itself.
+Each alert name is simulated with generator/rulesim.py over synthetic input: its rules
+are written here from the model (levels, `for`, formulas), so a template that renders
+them wrong fails its proof. Every expectation (which levels fire, their labels, the
+`$value` in their annotations) comes from that simulation; promtool then checks it
+against Prometheus itself.
 
   thresholds, capacity headroom, exhaustion: per level, the left-hand side driven just
     past the level (a few percent) fires once `for` has passed, and silent one evaluation
@@ -27,10 +29,11 @@ from generator.model import Absence, Capacity, Check, Expiry, Freshness, Service
 from generator.promql import Matcher, grouping_labels, selector_text
 from generator.proofdata import AlertCheck, ExpectedAlert, InputSeries, Scenario, alert_rules
 from generator.rulesim import Case, Family, Firing, Rule, comparison, families, selectors, solve
+from generator.scenarios import FAST_STEP
 from generator.series import SYNTHETIC_VALUE, Unsupported, expanding, series_text
 from generator.units import format_duration, format_number, human_duration
 
-STEP = 30.0  # the fast test file's evaluation interval
+STEP = FAST_STEP  # these scenarios go in the fast test file
 MAX_SETTLE = 600.0  # scenarios read at most 10m back: windows beyond that are cut short
 MARGINS = (0.05, 0.0525, 0.06, 0.0475)  # "just past the level", tried until values render stably
 CROSS_TICK = 2  # freshness/expiry: the level is crossed between ticks 1 and 2
