@@ -35,7 +35,7 @@ def test_files(service: Service, plans: list[SLOPlan], rules: dict[str, Any]) ->
             long.extend(scenarios.slo_scenarios(service, [plan], infos, long=True))
         except Unsupported as exc:
             notes.append(f"SLO {plan.slo.name}: {exc}")
-    checks, check_notes = check_scenarios(service, infos)
+    checks, check_notes = check_scenarios(service, rules)
     fast.extend(checks)
     notes.extend(check_notes)
     rule_file = posixpath.relpath(

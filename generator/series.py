@@ -96,3 +96,19 @@ def expanding(values: Sequence[float]) -> str:
             parts.append(f"{_num(values[i])}{sign}{_num(abs(step))}x{count}")
         i = j + 1
     return " ".join(parts)
+
+
+def parse_expanding(text: str) -> list[float]:
+    """The samples promtool reads from expanding notation ('a+bxn' adds b n times)."""
+    out: list[float] = []
+    for part in text.split():
+        if "x" not in part:
+            out.append(float(part))
+            continue
+        head, count = part.split("x")
+        cut = max(i for i, ch in enumerate(head) if ch in "+-" and i > 0 and head[i - 1] != "e")
+        value, step = float(head[:cut]), float(head[cut:])
+        for _ in range(int(count) + 1):
+            out.append(value)
+            value += step
+    return out

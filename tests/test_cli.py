@@ -50,6 +50,7 @@ def test_check_reports_stale_changed_missing_and_extra(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "changed: out/grafana/checkout-api.json",  # a threshold panel names its `for`
         "changed: out/prometheus/checkout-api.rules.yml",
+        "changed: out/tests/checkout-api.test.yml",  # its proof waits out the new `for`
         "extra:   out/prometheus/gone.rules.yml",
         "promspec: out is stale; run `make generate` (or `promspec generate`)",
     ]

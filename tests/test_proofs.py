@@ -60,3 +60,174 @@ def test_hand_written_tests_next_to_the_spec_run_too(tmp_path: Path) -> None:
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok    e2e-api (3 files")
+
+
+CHECKS_SPEC = """\
+version: promspec/v1
+service: checks-api
+team: checks
+runbook_base_url: https://runbooks.example.com/checks
+selector: {job: checks}
+thresholds:
+  - name: cpu_high
+    expr: 100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))
+    warning: 70
+    critical: 85
+    for: 2m
+    unit: percent
+capacity:
+  - name: disk
+    usage: node_filesystem_size_bytes - node_filesystem_avail_bytes
+    limit: node_filesystem_size_bytes
+    unit: bytes
+    exhaustion: {within: 4h}
+freshness:
+  - name: backup
+    timestamp: backup_last_success_timestamp_seconds
+    critical: 15m
+expiry:
+  - name: tls_cert
+    timestamp: probe_ssl_earliest_cert_expiry
+    warning: 7d
+absence:
+  - name: scrape
+    target: up
+    for: 2m
+"""
+
+# (template, exact text, the same rule made wrong): each must fail its own proof.
+WRONG_RULES = [
+    (
+        "rules_thresholds.yml.j2",
+        '" " ~ (level.value | num)) | q }}',
+        '" " ~ ((level.value * 1.1) | num)) | q }}',
+    ),
+    (
+        "rules_capacity.yml.j2",
+        "((level.value / 100) | round(12) | num)",
+        "((level.value / 90) | round(12) | num)",
+    ),
+    (
+        "rules_capacity.yml.j2",
+        '(c.exhaustion.within | num) ~ ") >= "',
+        '((c.exhaustion.within * 0.9) | num) ~ ") >= "',
+    ),
+    (
+        "rules_freshness.yml.j2",
+        '" > " ~ (level.value | num)) | q }}',
+        '" > " ~ ((level.value + 60) | num)) | q }}',
+    ),
+    (
+        "rules_freshness.yml.j2",
+        '" < " ~ (level.value | num)) | q }}',
+        '" < " ~ ((level.value - 60) | num)) | q }}',
+    ),
+    ("rules_absence.yml.j2", '" == 0) or absent("', '" == 2) or absent("'),
+]
+
+
+@pytest.fixture(scope="module")
+def checks_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    specs = tmp_path_factory.mktemp("checks") / "specs"
+    specs.mkdir()
+    (specs / "checks-api.yaml").write_text(CHECKS_SPEC)
+    return specs
+
+
+def test_every_check_alert_of_the_spec_is_proven(checks_specs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("generate", str(checks_specs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = (out / "tests" / "checks-api.test.yml").read_text()
+    assert "Not proven" not in text
+    for alert in (
+        "ChecksApiCpuHigh",
+        "ChecksApiDiskExhaustionPredicted",
+        "ChecksApiBackupStale",
+        "ChecksApiTlsCertExpiring",
+        "ChecksApiScrapeAbsent",
+    ):
+        assert f"alertname: {alert}\n" in text, alert
+    result = run_cli("test", str(checks_specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("template", "right", "wrong"), WRONG_RULES, ids=lambda v: str(v)[:24])
+def test_a_wrong_level_in_a_check_template_is_caught(
+    checks_specs: Path, tmp_path: Path, template: str, right: str, wrong: str
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    text = (ROOT / "templates" / template).read_text()
+    broken = text.replace(right, wrong)
+    assert broken != text
+    (templates / template).write_text(broken)
+    result = run_cli("test", str(checks_specs), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAIL  checks-api (")
+
+
+PRESETS_SPEC = """\
+version: promspec/v1
+service: presets-api
+team: presets
+selector: {job: presets}
+thresholds:
+  - {name: cpu, use: cpu}
+  - {name: memory, use: memory}
+  - {name: disk, use: disk}
+  - {name: network, use: network}
+  - {name: pod_cpu, use: pod_cpu}
+  - {name: pod_memory, use: pod_memory}
+  - {name: volume_disk, use: volume_disk}
+  - {name: scale_up_cpu, use: scale_up_cpu, warning: 80}
+  - {name: scale_down_cpu, use: scale_down_cpu, info: 20}
+  - {name: cache_hit_rate, use: cache_hit_rate}
+"""
+
+
+def test_every_threshold_preset_of_the_seed_defaults_is_proven(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(ROOT / "specs" / "_defaults.yaml", specs / "_defaults.yaml")
+    (specs / "presets-api.yaml").write_text(PRESETS_SPEC)
+    out = tmp_path / "out"
+    assert run_cli("generate", str(specs), "--out", str(out)).returncode == 0
+    text = (out / "tests" / "presets-api.test.yml").read_text()
+    assert "Not proven" not in text
+    # two levels (one for the scale presets), each just past and just short
+    assert text.count("\n- name: ") == 4 * 8 + 2 * 2
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "odd-api.yaml").write_text(
+        "version: promspec/v1\n"
+        "service: odd-api\n"
+        "team: odd\n"
+        "runbook_base_url: https://runbooks.example.com/odd\n"
+        "selector: {job: odd}\n"
+        "thresholds:\n"
+        "  - {name: top, expr: 'topk(1, queue_depth)', warning: 10}\n"
+        "  - {name: nodes, expr: 'count(up == 1)', direction: below, warning: 3}\n"
+        "  - {name: weekly, expr: 'sum(rate(x_total[5m])) / sum(rate(x_total[5m] offset 1w))',"
+        " warning: 2}\n"
+        "  - {name: slow, expr: queue_depth, warning: 10, for: 2h}\n"
+        "  - {name: fine, expr: queue_depth, warning: 10}\n"
+    )
+    out = tmp_path / "out"
+    result = run_cli("generate", str(tmp_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    header = (out / "tests" / "odd-api.test.yml").read_text().split("\nrule_files:")[0]
+    notes = header.splitlines()[2:]
+    assert notes == [
+        "#   OddApiNodes: no value of any one synthetic series brings it to 2.85 (1 tried;"
+        " counts of series and sums of many need a hand-written test)",
+        "#   OddApiSlow: `for: 2h` is longer than a short scenario (1h at most)",
+        "#   OddApiTop: the aggregation topk is not modelled",
+        "#   OddApiWeekly: reads data from 7d ago (offset), which a short scenario does not hold",
+    ]
+    assert "alertname: OddApiFine\n" in (out / "tests" / "odd-api.test.yml").read_text()

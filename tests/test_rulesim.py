@@ -1,0 +1,73 @@
+"""Rules run over synthetic input, and inputs solved for a level: pure, worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator import promeval
+from generator.rulesim import Case, Family, Rule, families, solve
+from generator.series import Unsupported
+
+STEP = 30.0
+
+
+def alert(expr: str, for_: float = 0.0, severity: str = "warning") -> Rule:
+    return Rule("A", True, promeval.parse(expr), (("severity", severity),), for_)
+
+
+def test_an_alert_fires_once_its_condition_held_for_for() -> None:
+    case = Case("A", [alert("g > 1", for_=60)], [Family("g", (("job", "x"),), "gauge", 2.0)], STEP)
+    states = case.run(case.families, 4)
+    # active from tick 0; `for: 1m` has passed at tick 2 (60s), not at tick 1
+    assert [bool(s) for s in states] == [False, False, True, True]
+    (firing,) = states[2]
+    assert firing.labels == (("job", "x"), ("severity", "warning"))
+    assert firing.value == 2.0
+
+
+def test_recording_rules_feed_the_alert_at_the_same_evaluation() -> None:
+    record = Rule("r:ratio", False, promeval.parse("1 - u / 10"), (("check", "c"),))
+    case = Case(
+        "A",
+        [record, alert('r:ratio{check="c"} < 0.3')],
+        [Family("u", (), "gauge", 8.0)],
+        STEP,
+    )
+    (firing,) = case.run(case.families, 1)[0]
+    assert firing.labels == (("check", "c"), ("severity", "warning"))
+    assert firing.value == pytest.approx(0.2)
+
+
+def test_families_tell_counters_gauges_and_histograms_apart_and_share_series() -> None:
+    exprs = [
+        promeval.parse(
+            'sum(rate(req_total{code="500"}[5m])) / sum(rate(req_total[5m]))'
+            " + g + g + histogram_quantile(0.9, rate(lat_bucket[5m]))"
+        )
+    ]
+    fams = families(exprs, set(), {}, (0.5,))
+    kinds = {(f.metric, f.labels): f.kind for f in fams}
+    assert kinds == {
+        ("req_total", (("code", "500"),)): "counter",
+        ("req_total", ()): "counter",
+        ("g", ()): "gauge",
+        ("lat_bucket", ()): "histogram",
+    }
+
+
+def test_solve_drives_an_error_ratio_to_the_target() -> None:
+    expr = 'sum(rate(req_total{code="500"}[5m])) / sum(rate(req_total[5m])) > 0.05'
+    case = Case("A", [alert(expr)], families([promeval.parse(expr)], set(), {}, ()), STEP)
+    fams = solve(case, 0, 12, 0.0525)
+    assert case.operand(fams, 0, 12) == pytest.approx(0.0525, rel=1e-6)
+    # errors are part of the total: errors / (errors + others)
+    errors = next(f for f in fams if f.labels)
+    others = next(f for f in fams if not f.labels)
+    assert errors.level / (errors.level + others.level) == pytest.approx(0.0525, rel=1e-6)
+
+
+def test_solve_says_so_when_no_single_series_reaches_the_target() -> None:
+    expr = "count(up == 1) > 3"
+    case = Case("A", [alert(expr)], families([promeval.parse(expr)], set(), {}, ()), STEP)
+    with pytest.raises(Unsupported, match="no value of any one synthetic series"):
+        solve(case, 0, 2, 3.15)
