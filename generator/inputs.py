@@ -54,6 +54,10 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
                 if p.is_file() and is_spec(p) and not _generated(p):
                     found.setdefault(p, arg)
         elif arg.is_file():
+            # `promspec generate specs/*.yaml` names _defaults.yaml and hand-written tests
+            # too: they belong to the specs beside them and are read as such, not as specs.
+            if arg.name.startswith("_") or arg.name.endswith((".test.yml", ".test.yaml")):
+                continue
             found.setdefault(arg, arg.parent)
         else:
             missing.append(Problem(display_path(arg), 0, 0, "", "no such file or directory"))

@@ -136,3 +136,19 @@ def test_validate_runs_promtool_and_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "1 services valid (promtool check rules passed)" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_a_shell_glob_naming_the_defaults_file_compiles_like_the_directory(tmp_path: Path) -> None:
+    """`promspec generate specs/*.yaml` names _defaults.yaml and hand-written tests too."""
+    specs = tmp_path / "specs"
+    shutil.copytree(FIXTURES, specs)
+    (specs / "checkout-api.test.yml").write_text("tests: []\n")
+    whole = run_cli("generate", "specs", "--out", "a", "--no-promtool", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    files = sorted(p.name for p in specs.iterdir())
+    assert files == ["_defaults.yaml", "checkout-api.test.yml", "checkout-api.yaml"]
+    named = run_cli(
+        "generate", *(f"specs/{f}" for f in files), "--out", "b", "--no-promtool", cwd=tmp_path
+    )
+    assert named.returncode == 0, named.stderr
+    assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
