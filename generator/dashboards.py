@@ -229,9 +229,12 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     if slo.indicator.kind == "latency":
         ind = slo.indicator
         by = ", ".join(("le", *slo.group_by))
+        # The SLO's own percentile too: 95% within 300ms reads against p95.
+        quantiles = sorted({*PERCENTILES, round(slo.objective / 100, 6)})
+        shown = "/".join(f"p{format_number(round(q * 100, 4))}" for q in quantiles)
         pct = _series(
             "Latency percentiles",
-            f"p50/p90/p99 from the histogram over 5m; the SLO counts requests faster than "
+            f"{shown} from the histogram over 5m; the SLO counts requests faster than "
             f"{show_level(ind.threshold, 'seconds')} (dashed line) as good.",
             "s",
             3,
@@ -245,9 +248,9 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
             [
                 g.query(
                     f"histogram_quantile({format_number(q)}, sum by ({by}) (rate({bucket}[5m])))",
-                    f"{grp}p{format_number(q * 100)}",
+                    f"{grp}p{format_number(round(q * 100, 4))}",
                 )
-                for q in PERCENTILES
+                for q in quantiles
             ],
         )
         lay.add(pct, 8, 12)

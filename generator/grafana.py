@@ -54,7 +54,9 @@ def query(
         text = promql.canonical(expr)
     except promql.PromQLError as exc:
         raise DashboardError(f"invalid panel query {expr!r}: {exc}") from exc
-    q = prometheus.Dataquery().expr(text).legend_format(legend)
+    # The datasource variable on every target too, not only inherited from the panel:
+    # a target copied into another panel or an Explore tab keeps reading the same source.
+    q = prometheus.Dataquery().datasource(DATASOURCE).expr(text).legend_format(legend)
     if instant:
         q = q.instant()
     if table:
@@ -69,7 +71,8 @@ def unit(spec_unit: str) -> tuple[str, float | None]:
 def steps(base: str, *marks: tuple[float, str]) -> db.ThresholdsConfig:
     """Absolute threshold steps: `base` below the first mark, then each mark's color."""
     out = [dm.Threshold(value=None, color=base)]
-    out += [dm.Threshold(value=v, color=c) for v, c in sorted(marks)]
+    # Rounded: 1 - 0.001 is 0.9990000000000001, which would colour exactly 99.9% red.
+    out += [dm.Threshold(value=round(v, 12), color=c) for v, c in sorted(marks)]
     return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(out)
 
 
