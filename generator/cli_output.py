@@ -24,7 +24,16 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from generator.errors import EXIT_INVALID, EXIT_OK, EXIT_TOOL, Problem, SpecError, ToolError
+from generator.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_TOOL,
+    EXIT_USAGE,
+    OutputError,
+    Problem,
+    SpecError,
+    ToolError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,6 +204,8 @@ def habits(func: F) -> F:
             )
         except ToolError as exc:
             reporter.finish(EXIT_TOOL, f"promspec: {exc}")
+        except OutputError as exc:
+            reporter.finish(EXIT_USAGE, f"promspec: {exc}")
         except OSError as exc:
             reporter.finish(EXIT_TOOL, f"promspec: {exc.filename or ''}: {exc.strerror or exc}")
         except (click.exceptions.Exit, click.ClickException):

@@ -165,6 +165,21 @@ def thanos_path(service: str) -> str:
 
 ALERTMANAGER_ROUTES_PATH = "alertmanager/routes.yml"
 
+# Every folder of out/ (each file is <folder>/<name>): what else sits in a directory
+# tells it is not promspec's, and `generate` refuses to replace it.
+OUT_FOLDERS = frozenset(
+    path.split("/")[0]
+    for path in (
+        rules_path("x"),
+        dashboard_path("x"),
+        tests_path("x"),
+        operator_path("x"),
+        mimir_path("x"),
+        thanos_path("x"),
+        ALERTMANAGER_ROUTES_PATH,
+    )
+)
+
 # prometheus-operator PrometheusRule objects.
 OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 OPERATOR_KIND = "PrometheusRule"

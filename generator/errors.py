@@ -37,3 +37,7 @@ class SpecError(Exception):
 
 class ToolError(Exception):
     """An external tool (promtool) or the environment failed; not the user's spec."""
+
+
+class OutputError(Exception):
+    """--out names a place promspec must not replace (a usage error, exit 2)."""

@@ -23,7 +23,7 @@ def display_path(path: Path) -> str:
     """A stable, machine-independent name for messages and output headers."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside cwd; a symlink loop
         return path.as_posix()
 
 
@@ -59,6 +59,8 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
             if arg.name.startswith("_") or arg.name.endswith((".test.yml", ".test.yaml")):
                 continue
             found.setdefault(arg, arg.parent)
+        elif arg.exists():
+            missing.append(Problem(display_path(arg), 0, 0, "", "not a file or directory of specs"))
         else:
             missing.append(Problem(display_path(arg), 0, 0, "", "no such file or directory"))
     if missing:
@@ -68,8 +70,11 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
 
 def _generated(path: Path) -> bool:
     """Our own output (it starts with the header) is never read back as a spec."""
-    with open(path, "rb") as handle:
-        return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+    except OSError:
+        return False  # unreadable: loading it reports the problem with its name
 
 
 def find_defaults(spec: Path, root: Path) -> Path | None:

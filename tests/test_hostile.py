@@ -357,3 +357,68 @@ def test_concurrent_runs_never_interleave(tmp_path: Path) -> None:
     assert repr(tree_hashes(out)) in trees
     leftovers = [p.name for p in tmp_path.iterdir() if "promspec-new" in p.name]
     assert leftovers == []
+
+
+def test_out_holding_files_promspec_did_not_write_is_refused(tmp_path: Path) -> None:
+    """--out is replaced as a whole: `--out docs` must never delete the docs."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("notes\n")
+    (docs / "runbook.yaml").write_text("steps: []\n")
+    before = tree_hashes(docs)
+    result = run_cli("generate", str(FIXTURES), "--out", str(docs), "--no-promtool", "--no-cache")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"promspec: --out {docs} holds files promspec did not write ({docs}/notes.md and 1 "
+        "more), and it replaces the whole directory: give a new or empty directory "
+        "(default: out/)"
+    ]
+    assert tree_hashes(docs) == before
+    # promspec's layout, but nothing in it carries its header or dashboard tag.
+    (docs / "notes.md").unlink()
+    (docs / "runbook.yaml").unlink()
+    (docs / "prometheus").mkdir()
+    (docs / "prometheus" / "team.rules.yml").write_text("groups: []\n")
+    refused = run_cli("generate", str(FIXTURES), "--out", str(docs), "--no-promtool", "--no-cache")
+    assert refused.returncode == 2
+    assert f"({docs}/prometheus/team.rules.yml)" in refused.stderr
+    # A home-like directory: files deeper than promspec's layout.
+    home = tmp_path / "home"
+    (home / "work" / "plans").mkdir(parents=True)
+    (home / "work" / "plans" / "todo.txt").write_text("everything\n")
+    parent = run_cli("generate", str(FIXTURES), "--out", str(home), "--no-promtool", "--no-cache")
+    assert parent.returncode == 2, parent.stderr
+    assert (home / "work" / "plans" / "todo.txt").read_text() == "everything\n"
+    # Its own output is replaced as a whole, hand edits and stale files included.
+    out = tmp_path / "out"
+    generated_tree(tmp_path, FIXTURES, "out")
+    (out / "prometheus" / "checkout-api.rules.yml").write_text("# hand edit\n")
+    (out / "prometheus" / "gone.rules.yml").write_text("groups: []\n")
+    reference = generated_tree(tmp_path, FIXTURES, "reference")
+    assert generated_tree(tmp_path, FIXTURES, "out") == reference
+
+
+def test_out_as_a_symlink_replaces_the_directory_it_names(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "out").symlink_to(real)
+    for out in ("out", "reference"):
+        args = ("generate", str(FIXTURES), "--out", out, "--no-promtool", "--no-cache")
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    reference = tree_hashes(tmp_path / "reference")
+    assert (tmp_path / "out").is_symlink()
+    assert tree_hashes(real) == reference
+    assert not list(tmp_path.glob(".*promspec-new*"))
+
+
+def test_unusual_spec_paths_are_spec_errors_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    result = run_cli("generate", "loop", "pipe.yaml", "--out", "o", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: loop: no such file or directory",
+        "error: pipe.yaml: not a file or directory of specs",
+        "promspec: 2 problems; nothing was written",
+    ]
