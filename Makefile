@@ -11,7 +11,7 @@ OUT ?= out
 # PROMSPEC_FLAGS = --format prometheus,operator,alertmanager --namespace monitoring
 PROMSPEC_FLAGS ?=
 
-.PHONY: generate test lint typecheck unit check bench setup tools clean help
+.PHONY: generate test lint typecheck unit check bench setup test-setup tools test-tools clean help
 
 help:
 	@echo "make generate   compile $(SPECS)/ into $(OUT)/ (sets everything up first)"
@@ -25,7 +25,7 @@ generate: setup
 check: setup
 	$(BIN)/promspec check $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
 
-test: setup lint typecheck unit
+test: test-setup lint typecheck unit
 
 lint: setup
 	$(BIN)/ruff check generator tests bench
@@ -34,14 +34,17 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: test-setup
 	$(BIN)/pytest
 
-bench: setup
+bench: test-setup
 	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
 
 setup: $(VENV)/.installed tools
+
+# The tests also start a Prometheus and run amtool.
+test-setup: $(VENV)/.installed test-tools
 
 # Reinstall when the package metadata changes.
 $(VENV)/.installed: pyproject.toml
@@ -54,6 +57,9 @@ $(VENV)/.installed: pyproject.toml
 
 tools:
 	@scripts/ensure-prometheus.sh
+
+test-tools:
+	@scripts/ensure-prometheus.sh --for-tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
