@@ -9,7 +9,8 @@ from typing import Any
 
 from conftest import ROOT
 
-SCHEMA = json.loads((ROOT / "generator" / "schema" / "spec.schema.json").read_text())
+SCHEMA_TEXT = (ROOT / "generator" / "schema" / "spec.schema.json").read_text()
+SCHEMA = json.loads(SCHEMA_TEXT)
 
 
 def _properties(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -31,6 +32,17 @@ def _described(prop: dict[str, Any]) -> bool:
         return True
     ref = prop.get("$ref", "")
     return ref.startswith("#/$defs/") and "description" in SCHEMA["$defs"][ref.split("/")[-1]]
+
+
+def test_no_key_is_written_twice() -> None:
+    """A repeated key is silently shadowed by the last one (a lost description, say)."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"repeated key in {keys}"
+        return dict(pairs)
+
+    json.loads(SCHEMA_TEXT, object_pairs_hook=unique)
 
 
 def test_every_property_has_a_description() -> None:
