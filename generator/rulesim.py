@@ -276,7 +276,32 @@ def solve(
     case: Case, rule: int, k: int, target: float, modes: Sequence[str] = ("level",)
 ) -> list[Family]:
     """Families that put the alert's operand at `target` (within 1e-9) at tick k,
-    varying one series' parameter while the others stay put."""
+    varying one series' parameter while the others stay put.
+
+    Many services share a check's shape and differ only in label values (service,
+    check, job names), which the model only ever compares for equality: the search is
+    done once per shape and its answer (which series, how, what value) reused."""
+    key = _shape(case, rule, k, target, modes)
+    found = _SOLVED.get(key) if key is not None else None
+    if found is None:
+        try:
+            found = _search(case, rule, k, target, modes)
+        except Unsupported as exc:
+            found = str(exc)
+        if key is not None:
+            _SOLVED[key] = found
+    if isinstance(found, str):
+        raise Unsupported(found)
+    s, i, mode, x = found
+    start = starts(case.families)[s]
+    return [*start[:i], with_param(start[i], mode, x), *start[i + 1 :]]
+
+
+Solution = tuple[int, int, str, float]  # start, family varied, mode, value
+_SOLVED: dict[tuple[object, ...], Solution | str] = {}  # or why there is none
+
+
+def _search(case: Case, rule: int, k: int, target: float, modes: Sequence[str]) -> Solution:
     if len(case.families) > MAX_FAMILIES:
         raise Unsupported(
             f"it reads {len(case.families)} input series, more than the {MAX_FAMILIES} "
@@ -284,7 +309,7 @@ def solve(
         )
     tried: set[tuple[object, ...]] = set()
     budget = [MAX_EVALUATIONS]
-    for start in starts(case.families):
+    for s, start in enumerate(starts(case.families)):
         for i, fam in enumerate(start):
             for mode in modes:
                 if mode == "trend" and fam.kind != "gauge":
@@ -309,11 +334,91 @@ def solve(
 
                 x = _root(g, grid(fam.kind, mode), target)
                 if x is not None:
-                    return vary(x)
+                    return s, i, mode, x
     raise Unsupported(
         f"no value of any one synthetic series brings it to {target:.6g} "
         f"({len(tried)} tried; counts of series and sums of many need a hand-written test)"
     )
+
+
+def _shape(
+    case: Case, rule: int, k: int, target: float, modes: Sequence[str]
+) -> tuple[object, ...] | None:
+    """What `operand` depends on, with label values renamed in order of appearance.
+
+    The evaluator only compares label values for equality (an absent label reads as ""),
+    so a one-to-one renaming gives the same numbers. Kept as they are: "", `le` (parsed
+    as a number) and metric names. A regex matcher, or a node the shape does not know,
+    gives None: not shared."""
+    names: dict[str, str] = {}
+
+    def value(label: str, v: str) -> str:
+        if label in ("le", NAME) or v == "":
+            return v
+        return names.setdefault(v, f"\0{len(names)}")
+
+    def labels(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        return tuple((n, value(n, v)) for n, v in pairs)
+
+    try:
+        rules = tuple(
+            (r.alert, _node_shape(r.expr, value))
+            if r.alert  # its name and labels are not read by operand
+            else (r.alert, _node_shape(r.expr, value), r.name, labels(r.labels))
+            for r in case.rules
+        )
+    except _NoShape:
+        return None
+    fams = tuple(
+        (f.metric, labels(f.labels), f.kind, f.level, f.trend, f.buckets) for f in case.families
+    )
+    return (rules, fams, case.step, rule, k, target, tuple(modes))
+
+
+class _NoShape(Exception):
+    pass
+
+
+def _node_shape(node: Any, value: Callable[[str, str], str]) -> tuple[object, ...]:
+    """The fields of an expression the evaluator reads, label values renamed."""
+    kind = type(node).__name__
+
+    def sub(n: Any) -> tuple[object, ...]:
+        return _node_shape(n, value)
+
+    if kind == "NumberLiteral":
+        return (kind, float(node.val))
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return (kind, sub(node.expr))
+    if kind == "VectorSelector":
+        if node.matchers.or_matchers or node.at is not None:
+            raise _NoShape
+        matchers = []
+        for m in node.matchers.matchers:
+            op = str(m.op)
+            if op not in ("MatchOp.Equal", "MatchOp.NotEqual"):
+                raise _NoShape  # a regex reads the value itself
+            matchers.append((m.name, op, value(m.name, m.value)))
+        return (kind, node.name, tuple(matchers), promeval._offset(node))
+    if kind == "MatrixSelector":
+        return (kind, sub(node.vector_selector), float(node.range.total_seconds()))
+    if kind == "Call":
+        return (kind, node.func.name, tuple(sub(a) for a in node.args))
+    if kind == "AggregateExpr":
+        mod = node.modifier
+        if node.param is not None:
+            raise _NoShape
+        grouping = None if mod is None else (str(mod.type), tuple(mod.labels))
+        return (kind, str(node.op), grouping, sub(node.expr))
+    if kind == "BinaryExpr":
+        mod = node.modifier
+        how = None
+        if mod is not None:
+            m = mod.matching
+            matching = None if m is None else (str(m.type), tuple(m.labels))
+            how = (bool(mod.return_bool), str(mod.card), matching)
+        return (kind, str(node.op), how, sub(node.lhs), sub(node.rhs))
+    raise _NoShape
 
 
 def _root(g: Callable[[float], float | None], xs: list[float], target: float) -> float | None:
