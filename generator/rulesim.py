@@ -73,6 +73,10 @@ class Firing:
     value: float
 
 
+# Simulations by shape (see Case.run): what fires at each tick, or why it cannot run.
+_RUNS: dict[tuple[object, ...], tuple[tuple[Firing, ...], ...] | str] = {}
+
+
 @dataclass
 class Case:
     alert: str
@@ -122,7 +126,38 @@ class Case:
                 storage.add(labels_of(d), t, s.value)
 
     def run(self, families: Sequence[Family], ticks: int) -> list[list[Firing]]:
-        """The firing alerts of the case at every tick, as promtool would report them."""
+        """The firing alerts of the case at every tick, as promtool would report them.
+
+        Simulated once per shape of case and input (see _Names), the labels of what
+        fires renamed back to this case's."""
+        names = _Names()
+        rules = _rules_shape(self.rules, names, alerts=True)
+        if rules is None:
+            return self._run(families, ticks)
+        key = (rules, _families_shape(families, names), self.step, ticks)
+        hit = _RUNS.get(key)
+        if isinstance(hit, str):
+            raise Unsupported(hit)
+        if hit is not None:
+            return [[Firing(f.rule, names.back(f.labels), f.value) for f in st] for st in hit]
+        try:
+            states = self._run(families, ticks)
+        except Unsupported as exc:
+            _RUNS[key] = str(exc)
+            raise
+        shared = []
+        for st in states:
+            row = []
+            for f in st:
+                labels = names.known(f.labels)
+                if labels is None:
+                    return states  # a label value from elsewhere: not shared
+                row.append(Firing(f.rule, labels, f.value))
+            shared.append(tuple(row))
+        _RUNS[key] = tuple(shared)
+        return states
+
+    def _run(self, families: Sequence[Family], ticks: int) -> list[list[Firing]]:
         storage = self.storage(families, ticks)
         active: dict[tuple[int, Labels], float] = {}
         out = []
@@ -341,37 +376,74 @@ def _search(case: Case, rule: int, k: int, target: float, modes: Sequence[str]) 
     )
 
 
-def _shape(
-    case: Case, rule: int, k: int, target: float, modes: Sequence[str]
-) -> tuple[object, ...] | None:
-    """What `operand` depends on, with label values renamed in order of appearance.
+class _Names:
+    """A one-to-one renaming of label values, in order of appearance.
 
     The evaluator only compares label values for equality (an absent label reads as ""),
-    so a one-to-one renaming gives the same numbers. Kept as they are: "", `le` (parsed
-    as a number) and metric names. A regex matcher, or a node the shape does not know,
-    gives None: not shared."""
-    names: dict[str, str] = {}
+    so cases that differ by such a renaming give the same numbers: many services share a
+    check's shape and differ only in service, check and job names. Kept as they are: "",
+    `le` (parsed as a number) and metric names."""
 
-    def value(label: str, v: str) -> str:
+    def __init__(self) -> None:
+        self.forward: dict[str, str] = {}
+
+    def value(self, label: str, v: str) -> str:
         if label in ("le", NAME) or v == "":
             return v
-        return names.setdefault(v, f"\0{len(names)}")
+        return self.forward.setdefault(v, f"\0{len(self.forward)}")
 
-    def labels(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        return tuple((n, value(n, v)) for n, v in pairs)
+    def labels(self, pairs: Sequence[tuple[str, str]]) -> Labels:
+        return tuple((n, self.value(n, v)) for n, v in pairs)
 
+    def known(self, pairs: Labels) -> Labels | None:
+        """Labels renamed, or None if one has a value the shape did not name."""
+        out = []
+        for n, v in pairs:
+            if n in ("le", NAME) or v == "":
+                out.append((n, v))
+            elif v in self.forward:
+                out.append((n, self.forward[v]))
+            else:
+                return None
+        return tuple(out)
+
+    def back(self, pairs: Labels) -> Labels:
+        inverse = {p: v for v, p in self.forward.items()}
+        return tuple((n, inverse.get(v, v) if n not in ("le", NAME) else v) for n, v in pairs)
+
+
+def _rules_shape(rules: Sequence[Rule], names: _Names, alerts: bool) -> tuple[object, ...] | None:
+    """The rules as the evaluator reads them, renamed; alerts: with their labels and
+    `for` (an alert's name is never read). None if a regex matcher reads a value itself,
+    or a node is not known here: not shared."""
     try:
-        rules = tuple(
-            (r.alert, _node_shape(r.expr, value))
-            if r.alert  # its name and labels are not read by operand
-            else (r.alert, _node_shape(r.expr, value), r.name, labels(r.labels))
-            for r in case.rules
+        return tuple(
+            (r.alert, _node_shape(r.expr, names.value), names.labels(r.labels), r.for_)
+            if r.alert and alerts
+            else (r.alert, _node_shape(r.expr, names.value))
+            if r.alert
+            else (r.alert, _node_shape(r.expr, names.value), r.name, names.labels(r.labels))
+            for r in rules
         )
     except _NoShape:
         return None
-    fams = tuple(
-        (f.metric, labels(f.labels), f.kind, f.level, f.trend, f.buckets) for f in case.families
+
+
+def _families_shape(fams: Sequence[Family], names: _Names) -> tuple[object, ...]:
+    return tuple(
+        (f.metric, names.labels(f.labels), f.kind, f.level, f.trend, f.buckets) for f in fams
     )
+
+
+def _shape(
+    case: Case, rule: int, k: int, target: float, modes: Sequence[str]
+) -> tuple[object, ...] | None:
+    """What `operand` depends on, label values renamed."""
+    names = _Names()
+    rules = _rules_shape(case.rules, names, alerts=False)
+    if rules is None:
+        return None
+    fams = _families_shape(case.families, names)
     return (rules, fams, case.step, rule, k, target, tuple(modes))
 
 
