@@ -16,6 +16,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import promql_parser as pp
@@ -57,16 +58,23 @@ class Storage:
         self._unordered: set[Labels] = set()  # added out of time order: scanned instead
 
     def add(self, labels: Labels, t: float, v: float) -> None:
-        samples = self.series.get(labels)
-        if samples is None:
-            samples = self.series[labels] = []
+        self.extend(labels, [(t, v)])
+
+    def extend(self, labels: Labels, samples: list[tuple[float, float]]) -> None:
+        """Samples of one series, appended after those it has."""
+        if not samples:
+            return
+        have = self.series.get(labels)
+        if have is None:
+            have = self.series[labels] = []
             self._times[labels] = []
             self._dicts[labels] = dict(labels)
         times = self._times[labels]
-        if times and t < times[-1]:
+        new = [t for t, _ in samples]
+        if (times and new[0] < times[-1]) or any(b < a for a, b in pairwise(new)):
             self._unordered.add(labels)
-        samples.append((t, v))
-        times.append(t)
+        have.extend(samples)
+        times.extend(new)
 
     def select(self, name: str | None, matchers: Sequence[Matcher]) -> list[Labels]:
         out = []

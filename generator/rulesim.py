@@ -98,8 +98,7 @@ class Case:
             for labels, raw in fam.values(ticks, self.step):
                 values = parse_expanding(expanding(raw)) if exact else raw
                 key = labels_of({**labels, NAME: fam.metric})
-                for k in range(start, ticks):
-                    storage.add(key, k * self.step, values[k])
+                storage.extend(key, [(k * self.step, values[k]) for k in range(start, ticks)])
         return storage
 
     @cached_property
