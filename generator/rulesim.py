@@ -110,6 +110,21 @@ class Case:
     def alert_reach(self) -> dict[int, float]:
         return {i: max(promeval.ranges(self.rules[i].expr), default=0.0) for i in self.alert_rules}
 
+    @cached_property
+    def _shapes(self) -> dict[bool, tuple[tuple[object, ...] | None, dict[str, str]]]:
+        out = {}
+        for alerts in (False, True):
+            names = _Names()
+            out[alerts] = (_rules_shape(self.rules, names, alerts), names.forward)
+        return out
+
+    def shape(self, alerts: bool) -> tuple[tuple[object, ...] | None, _Names]:
+        """The rules' shape (see _Names), worked out once, and the renaming it began."""
+        rules, forward = self._shapes[alerts]
+        names = _Names()
+        names.forward = dict(forward)
+        return rules, names
+
     def record(self, storage: Storage, k: int) -> None:
         t = k * self.step
         for rule in self.rules:
@@ -129,8 +144,7 @@ class Case:
 
         Simulated once per shape of case and input (see _Names), the labels of what
         fires renamed back to this case's."""
-        names = _Names()
-        rules = _rules_shape(self.rules, names, alerts=True)
+        rules, names = self.shape(alerts=True)
         if rules is None:
             return self._run(families, ticks)
         key = (rules, _families_shape(families, names), self.step, ticks)
@@ -438,8 +452,7 @@ def _shape(
     case: Case, rule: int, k: int, target: float, modes: Sequence[str]
 ) -> tuple[object, ...] | None:
     """What `operand` depends on, label values renamed."""
-    names = _Names()
-    rules = _rules_shape(case.rules, names, alerts=False)
+    rules, names = case.shape(alerts=False)
     if rules is None:
         return None
     fams = _families_shape(case.families, names)
