@@ -75,6 +75,13 @@ class Firing:
 
 # Simulations by shape (see Case.run): what fires at each tick, or why it cannot run.
 _RUNS: dict[tuple[object, ...], tuple[tuple[Firing, ...], ...] | str] = {}
+MAX_REMEMBERED = 4096  # shapes per cache: a process over many distinct checks stays small
+
+
+def _remember(cache: dict[tuple[object, ...], Any], key: tuple[object, ...], value: Any) -> None:
+    if len(cache) >= MAX_REMEMBERED:
+        cache.clear()
+    cache[key] = value
 
 
 @dataclass
@@ -156,7 +163,7 @@ class Case:
         try:
             states = self._run(families, ticks)
         except Unsupported as exc:
-            _RUNS[key] = str(exc)
+            _remember(_RUNS, key, str(exc))
             raise
         shared = []
         for st in states:
@@ -167,7 +174,7 @@ class Case:
                     return states  # a label value from elsewhere: not shared
                 row.append(Firing(f.rule, labels, f.value))
             shared.append(tuple(row))
-        _RUNS[key] = tuple(shared)
+        _remember(_RUNS, key, tuple(shared))
         return states
 
     def _run(self, families: Sequence[Family], ticks: int) -> list[list[Firing]]:
@@ -337,7 +344,7 @@ def solve(
         except Unsupported as exc:
             found = str(exc)
         if key is not None:
-            _SOLVED[key] = found
+            _remember(_SOLVED, key, found)
     if isinstance(found, str):
         raise Unsupported(found)
     s, i, mode, x = found
