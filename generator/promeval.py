@@ -13,8 +13,10 @@ Unsupported with the reason: a scenario is never built on a guess.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import promql_parser as pp
@@ -50,14 +52,33 @@ class Storage:
 
     def __init__(self) -> None:
         self.series: dict[Labels, list[tuple[float, float]]] = {}
+        # Per series: sample times (for bisection) and labels as a dict (for select).
+        self._times: dict[Labels, list[float]] = {}
+        self._dicts: dict[Labels, dict[str, str]] = {}
+        self._unordered: set[Labels] = set()  # added out of time order: scanned instead
 
     def add(self, labels: Labels, t: float, v: float) -> None:
-        self.series.setdefault(labels, []).append((t, v))
+        self.extend(labels, [(t, v)])
+
+    def extend(self, labels: Labels, samples: list[tuple[float, float]]) -> None:
+        """Samples of one series, appended after those it has."""
+        if not samples:
+            return
+        have = self.series.get(labels)
+        if have is None:
+            have = self.series[labels] = []
+            self._times[labels] = []
+            self._dicts[labels] = dict(labels)
+        times = self._times[labels]
+        new = [t for t, _ in samples]
+        if (times and new[0] < times[-1]) or any(b < a for a, b in pairwise(new)):
+            self._unordered.add(labels)
+        have.extend(samples)
+        times.extend(new)
 
     def select(self, name: str | None, matchers: Sequence[Matcher]) -> list[Labels]:
         out = []
-        for labels in self.series:
-            d = dict(labels)
+        for labels, d in self._dicts.items():
             if name and d.get(NAME) != name:
                 continue
             if matches(d, matchers):
@@ -66,17 +87,42 @@ class Storage:
 
     def latest(self, labels: Labels, t: float) -> float | None:
         """The newest sample within the lookback delta before t (t included)."""
-        for ts, v in reversed(self.series[labels]):
-            if ts <= t + 1e-9:
-                return v if ts > t - LOOKBACK + 1e-9 else None
-        return None
+        if labels in self._unordered:
+            for ts, v in reversed(self.series[labels]):
+                if ts <= t + 1e-9:
+                    return v if ts > t - LOOKBACK + 1e-9 else None
+            return None
+        i = bisect_right(self._times[labels], t + 1e-9) - 1
+        if i < 0:
+            return None
+        ts, v = self.series[labels][i]
+        return v if ts > t - LOOKBACK + 1e-9 else None
 
     def range(self, labels: Labels, start: float, end: float) -> list[tuple[float, float]]:
         """Samples in [start, end], both ends included as in Prometheus 2.x."""
-        return [(ts, v) for ts, v in self.series[labels] if start - 1e-9 <= ts <= end + 1e-9]
+        samples = self.series[labels]
+        if labels in self._unordered:
+            return [(ts, v) for ts, v in samples if start - 1e-9 <= ts <= end + 1e-9]
+        times = self._times[labels]
+        return samples[bisect_left(times, start - 1e-9) : bisect_right(times, end + 1e-9)]
+
+
+# Selectors' matchers by node: the evaluator reads the same nodes at every tick.
+_MATCHERS: dict[int, tuple[Any, tuple[str | None, tuple[Matcher, ...]]]] = {}
 
 
 def _matchers(sel: Any) -> tuple[str | None, tuple[Matcher, ...]]:
+    hit = _MATCHERS.get(id(sel))
+    if hit is not None and hit[0] is sel:
+        return hit[1]
+    found = _read_matchers(sel)
+    if len(_MATCHERS) >= 100_000:  # a long-lived process: do not hold every tree
+        _MATCHERS.clear()
+    _MATCHERS[id(sel)] = (sel, found)  # the node is kept, so its id is not reused
+    return found
+
+
+def _read_matchers(sel: Any) -> tuple[str | None, tuple[Matcher, ...]]:
     ops = {
         "MatchOp.Equal": "=",
         "MatchOp.NotEqual": "!=",

@@ -73,6 +73,17 @@ class Firing:
     value: float
 
 
+# Simulations by shape (see Case.run): what fires at each tick, or why it cannot run.
+_RUNS: dict[tuple[object, ...], tuple[tuple[Firing, ...], ...] | str] = {}
+MAX_REMEMBERED = 4096  # shapes per cache: a process over many distinct checks stays small
+
+
+def _remember(cache: dict[tuple[object, ...], Any], key: tuple[object, ...], value: Any) -> None:
+    if len(cache) >= MAX_REMEMBERED:
+        cache.clear()
+    cache[key] = value
+
+
 @dataclass
 class Case:
     alert: str
@@ -94,8 +105,7 @@ class Case:
             for labels, raw in fam.values(ticks, self.step):
                 values = parse_expanding(expanding(raw)) if exact else raw
                 key = labels_of({**labels, NAME: fam.metric})
-                for k in range(start, ticks):
-                    storage.add(key, k * self.step, values[k])
+                storage.extend(key, [(k * self.step, values[k]) for k in range(start, ticks)])
         return storage
 
     @cached_property
@@ -106,6 +116,21 @@ class Case:
     @cached_property
     def alert_reach(self) -> dict[int, float]:
         return {i: max(promeval.ranges(self.rules[i].expr), default=0.0) for i in self.alert_rules}
+
+    @cached_property
+    def _shapes(self) -> dict[bool, tuple[tuple[object, ...] | None, dict[str, str]]]:
+        out = {}
+        for alerts in (False, True):
+            names = _Names()
+            out[alerts] = (_rules_shape(self.rules, names, alerts), names.forward)
+        return out
+
+    def shape(self, alerts: bool) -> tuple[tuple[object, ...] | None, _Names]:
+        """The rules' shape (see _Names), worked out once, and the renaming it began."""
+        rules, forward = self._shapes[alerts]
+        names = _Names()
+        names.forward = dict(forward)
+        return rules, names
 
     def record(self, storage: Storage, k: int) -> None:
         t = k * self.step
@@ -122,7 +147,37 @@ class Case:
                 storage.add(labels_of(d), t, s.value)
 
     def run(self, families: Sequence[Family], ticks: int) -> list[list[Firing]]:
-        """The firing alerts of the case at every tick, as promtool would report them."""
+        """The firing alerts of the case at every tick, as promtool would report them.
+
+        Simulated once per shape of case and input (see _Names), the labels of what
+        fires renamed back to this case's."""
+        rules, names = self.shape(alerts=True)
+        if rules is None:
+            return self._run(families, ticks)
+        key = (rules, _families_shape(families, names), self.step, ticks)
+        hit = _RUNS.get(key)
+        if isinstance(hit, str):
+            raise Unsupported(hit)
+        if hit is not None:
+            return [[Firing(f.rule, names.back(f.labels), f.value) for f in st] for st in hit]
+        try:
+            states = self._run(families, ticks)
+        except Unsupported as exc:
+            _remember(_RUNS, key, str(exc))
+            raise
+        shared = []
+        for st in states:
+            row = []
+            for f in st:
+                labels = names.known(f.labels)
+                if labels is None:
+                    return states  # a label value from elsewhere: not shared
+                row.append(Firing(f.rule, labels, f.value))
+            shared.append(tuple(row))
+        _remember(_RUNS, key, tuple(shared))
+        return states
+
+    def _run(self, families: Sequence[Family], ticks: int) -> list[list[Firing]]:
         storage = self.storage(families, ticks)
         active: dict[tuple[int, Labels], float] = {}
         out = []
@@ -276,7 +331,32 @@ def solve(
     case: Case, rule: int, k: int, target: float, modes: Sequence[str] = ("level",)
 ) -> list[Family]:
     """Families that put the alert's operand at `target` (within 1e-9) at tick k,
-    varying one series' parameter while the others stay put."""
+    varying one series' parameter while the others stay put.
+
+    Many services share a check's shape and differ only in label values (service,
+    check, job names), which the model only ever compares for equality: the search is
+    done once per shape and its answer (which series, how, what value) reused."""
+    key = _shape(case, rule, k, target, modes)
+    found = _SOLVED.get(key) if key is not None else None
+    if found is None:
+        try:
+            found = _search(case, rule, k, target, modes)
+        except Unsupported as exc:
+            found = str(exc)
+        if key is not None:
+            _remember(_SOLVED, key, found)
+    if isinstance(found, str):
+        raise Unsupported(found)
+    s, i, mode, x = found
+    start = starts(case.families)[s]
+    return [*start[:i], with_param(start[i], mode, x), *start[i + 1 :]]
+
+
+Solution = tuple[int, int, str, float]  # start, family varied, mode, value
+_SOLVED: dict[tuple[object, ...], Solution | str] = {}  # or why there is none
+
+
+def _search(case: Case, rule: int, k: int, target: float, modes: Sequence[str]) -> Solution:
     if len(case.families) > MAX_FAMILIES:
         raise Unsupported(
             f"it reads {len(case.families)} input series, more than the {MAX_FAMILIES} "
@@ -284,7 +364,7 @@ def solve(
         )
     tried: set[tuple[object, ...]] = set()
     budget = [MAX_EVALUATIONS]
-    for start in starts(case.families):
+    for s, start in enumerate(starts(case.families)):
         for i, fam in enumerate(start):
             for mode in modes:
                 if mode == "trend" and fam.kind != "gauge":
@@ -309,11 +389,127 @@ def solve(
 
                 x = _root(g, grid(fam.kind, mode), target)
                 if x is not None:
-                    return vary(x)
+                    return s, i, mode, x
     raise Unsupported(
         f"no value of any one synthetic series brings it to {target:.6g} "
         f"({len(tried)} tried; counts of series and sums of many need a hand-written test)"
     )
+
+
+class _Names:
+    """A one-to-one renaming of label values, in order of appearance.
+
+    The evaluator only compares label values for equality (an absent label reads as ""),
+    so cases that differ by such a renaming give the same numbers: many services share a
+    check's shape and differ only in service, check and job names. Kept as they are: "",
+    `le` (parsed as a number) and metric names."""
+
+    def __init__(self) -> None:
+        self.forward: dict[str, str] = {}
+
+    def value(self, label: str, v: str) -> str:
+        if label in ("le", NAME) or v == "":
+            return v
+        return self.forward.setdefault(v, f"\0{len(self.forward)}")
+
+    def labels(self, pairs: Sequence[tuple[str, str]]) -> Labels:
+        return tuple((n, self.value(n, v)) for n, v in pairs)
+
+    def known(self, pairs: Labels) -> Labels | None:
+        """Labels renamed, or None if one has a value the shape did not name."""
+        out = []
+        for n, v in pairs:
+            if n in ("le", NAME) or v == "":
+                out.append((n, v))
+            elif v in self.forward:
+                out.append((n, self.forward[v]))
+            else:
+                return None
+        return tuple(out)
+
+    def back(self, pairs: Labels) -> Labels:
+        inverse = {p: v for v, p in self.forward.items()}
+        return tuple((n, inverse.get(v, v) if n not in ("le", NAME) else v) for n, v in pairs)
+
+
+def _rules_shape(rules: Sequence[Rule], names: _Names, alerts: bool) -> tuple[object, ...] | None:
+    """The rules as the evaluator reads them, renamed; alerts: with their labels and
+    `for` (an alert's name is never read). None if a regex matcher reads a value itself,
+    or a node is not known here: not shared."""
+    try:
+        return tuple(
+            (r.alert, _node_shape(r.expr, names.value), names.labels(r.labels), r.for_)
+            if r.alert and alerts
+            else (r.alert, _node_shape(r.expr, names.value))
+            if r.alert
+            else (r.alert, _node_shape(r.expr, names.value), r.name, names.labels(r.labels))
+            for r in rules
+        )
+    except _NoShape:
+        return None
+
+
+def _families_shape(fams: Sequence[Family], names: _Names) -> tuple[object, ...]:
+    return tuple(
+        (f.metric, names.labels(f.labels), f.kind, f.level, f.trend, f.buckets) for f in fams
+    )
+
+
+def _shape(
+    case: Case, rule: int, k: int, target: float, modes: Sequence[str]
+) -> tuple[object, ...] | None:
+    """What `operand` depends on, label values renamed."""
+    rules, names = case.shape(alerts=False)
+    if rules is None:
+        return None
+    fams = _families_shape(case.families, names)
+    return (rules, fams, case.step, rule, k, target, tuple(modes))
+
+
+class _NoShape(Exception):
+    pass
+
+
+def _node_shape(node: Any, value: Callable[[str, str], str]) -> tuple[object, ...]:
+    """The fields of an expression the evaluator reads, label values renamed."""
+    kind = type(node).__name__
+
+    def sub(n: Any) -> tuple[object, ...]:
+        return _node_shape(n, value)
+
+    if kind == "NumberLiteral":
+        return (kind, float(node.val))
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return (kind, sub(node.expr))
+    if kind == "VectorSelector":
+        if node.matchers.or_matchers or node.at is not None:
+            raise _NoShape
+        matchers = []
+        for m in node.matchers.matchers:
+            op = str(m.op)
+            if op not in ("MatchOp.Equal", "MatchOp.NotEqual"):
+                raise _NoShape  # a regex reads the value itself
+            matchers.append((m.name, op, value(m.name, m.value)))
+        return (kind, node.name, tuple(matchers), promeval._offset(node))
+    if kind == "MatrixSelector":
+        return (kind, sub(node.vector_selector), float(node.range.total_seconds()))
+    if kind == "Call":
+        return (kind, node.func.name, tuple(sub(a) for a in node.args))
+    if kind == "AggregateExpr":
+        mod = node.modifier
+        if node.param is not None:
+            raise _NoShape
+        grouping = None if mod is None else (str(mod.type), tuple(mod.labels))
+        return (kind, str(node.op), grouping, sub(node.expr))
+    if kind == "BinaryExpr":
+        mod = node.modifier
+        how = None
+        if mod is not None:
+            m = mod.matching
+            matching = None if m is None else (str(m.type), tuple(m.labels))
+            how = (bool(mod.return_bool), str(mod.card), matching)
+        return (kind, str(node.op), how, sub(node.lhs), sub(node.rhs))
+    raise _NoShape
 
 
 def _root(g: Callable[[float], float | None], xs: list[float], target: float) -> float | None:

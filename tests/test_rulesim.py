@@ -71,3 +71,21 @@ def test_solve_says_so_when_no_single_series_reaches_the_target() -> None:
     case = Case("A", [alert(expr)], families([promeval.parse(expr)], set(), {}, ()), STEP)
     with pytest.raises(Unsupported, match="no value of any one synthetic series"):
         solve(case, 0, 2, 3.15)
+
+
+def test_cases_that_differ_only_in_label_values_share_work_and_keep_their_labels() -> None:
+    def case(job: str) -> Case:
+        expr = f'sum by (job) (rate(req_total{{job="{job}",code="500"}}[5m])) > 0.5'
+        fams = families([promeval.parse(expr)], set(), {}, ())
+        rule = Rule("A", True, promeval.parse(expr), (("service", job), ("severity", "page")))
+        return Case("A", [rule], fams, STEP)
+
+    a, b = case("a"), case("b")
+    fa, fb = solve(a, 0, 12, 0.525), solve(b, 0, 12, 0.525)  # b: a's search, reused
+    assert [f.level for f in fa] == [f.level for f in fb]
+    assert [f.labels for f in fb] == [(("code", "500"), ("job", "b"))]
+    (fired_a,) = a.run(fa, 13)[12]
+    (fired_b,) = b.run(fb, 13)[12]  # a's simulation, labels renamed back to b's
+    assert fired_a.labels == (("job", "a"), ("service", "a"), ("severity", "page"))
+    assert fired_b.labels == (("job", "b"), ("service", "b"), ("severity", "page"))
+    assert fired_a.value == fired_b.value == pytest.approx(0.525)
