@@ -23,6 +23,7 @@ from generator.plan import SLOPlan
 DEFAULT_MIMIR_MAX_RULES = conventions.MIMIR_DEFAULT_MAX_RULES
 PARTIAL_RESPONSE_STRATEGIES = conventions.THANOS_PARTIAL_RESPONSE_STRATEGIES
 PARTIAL_RESPONSE_KEY = "partial_response_strategy"  # Thanos-only; promtool 2.42 rejects it
+_DNS_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # RFC 1123 label
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -170,6 +171,11 @@ def option_problems(options: Options) -> list[str]:
         )
     elif not _DNS_SUBDOMAIN.match(operator_name(options, "a")):
         problems.append("the PrometheusRule name must be lower-case letters, digits, '-' and '.'")
+    if not _DNS_LABEL.match(options.namespace):
+        problems.append(
+            f"--namespace '{options.namespace}' is no Kubernetes namespace name: at most 63 "
+            "lower-case letters, digits and '-', starting and ending with a letter or digit"
+        )
     return problems
 
 

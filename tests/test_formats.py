@@ -195,6 +195,8 @@ def test_output_is_byte_identical_across_runs(out: Path, tmp_path: Path) -> None
         (["--operator-label", "release"], "'release' is not KEY=VALUE"),
         (["--mimir-max-rules", "0"], "0 is not in the range x>=1"),
         (["--partial-response-strategy", "maybe"], "'maybe' is not one of 'abort', 'warn'"),
+        (["--namespace", "Obs_NS"], "--namespace 'Obs_NS' is no Kubernetes namespace name"),
+        (["--namespace", "a" * 64], "is no Kubernetes namespace name"),
     ],
 )
 def test_bad_format_options_are_usage_errors(args: list[str], message: str) -> None:
