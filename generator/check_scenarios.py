@@ -31,7 +31,7 @@ from generator.proofdata import AlertCheck, ExpectedAlert, InputSeries, Scenario
 from generator.rulesim import Case, Family, Firing, Rule, comparison, families, selectors, solve
 from generator.scenarios import FAST_STEP
 from generator.series import SYNTHETIC_VALUE, Unsupported, expanding, series_text
-from generator.units import format_duration, format_number, human_duration
+from generator.units import format_duration, format_number, human_duration, is_number
 
 STEP = FAST_STEP  # these scenarios go in the fast test file
 MAX_SETTLE = 600.0  # scenarios read at most 10m back: windows beyond that are cut short
@@ -362,14 +362,6 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _builders(design: Design, service: Service, check: Check) -> list[tuple[str, Builder]]:
     """(alert name, how to build its scenarios) for every alert of a check."""
     name = service.name
@@ -431,7 +423,7 @@ def _metrics(text: str) -> list[str]:
 def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, Builder]]:
     usage = design.sel(conventions.CAPACITY_USAGE, c)
     records = [(conventions.CAPACITY_USAGE, c.usage)]
-    if _is_number(c.limit):
+    if is_number(c.limit):
         limit, divisor = _num(float(c.limit)), _num(float(c.limit))
     else:
         records.append((conventions.CAPACITY_LIMIT, c.limit))
@@ -440,7 +432,7 @@ def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, 
     records.append((conventions.CAPACITY_HEADROOM, f"1 - {usage} / {divisor}"))
     headroom = design.sel(conventions.CAPACITY_HEADROOM, c)
     extra = _extra([c.usage, c.limit])
-    last = [] if _is_number(c.limit) else _metrics(c.limit)
+    last = [] if is_number(c.limit) else _metrics(c.limit)
     out: list[tuple[str, Builder]] = []
     if c.headroom:
         alert = conventions.check_alert(service.name, c.name, "HeadroomLow")

@@ -32,7 +32,7 @@ from generator.model import (
 )
 from generator.plan import SLOPlan
 from generator.render import show_level
-from generator.units import format_duration, format_number
+from generator.units import format_duration, format_number, is_number
 
 PERCENTILES = (0.5, 0.9, 0.99)
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -358,7 +358,7 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
     def sel(metric: str) -> str:
         return _check_sel(metric, service, c.name)
 
-    literal = _is_number(c.limit)
+    literal = is_number(c.limit)
     limit = f"vector({c.limit})" if literal else sel(n.CAPACITY_LIMIT)
     queries = [g.query(sel(n.CAPACITY_USAGE), "usage"), g.query(limit, "limit")]
     for lv in c.headroom:
@@ -406,14 +406,6 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
     ).thresholds(g.below(c.headroom, scale=0.01))
     headroom = _targets(headroom, [g.query(sel(n.CAPACITY_HEADROOM), "__auto", instant=True)])
     lay.add(headroom, 8, 8, n.check_alert(service.name, c.name, "HeadroomLow"))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _freshness_panel(lay: _Layout, service: Service, f: Freshness) -> None:

@@ -34,7 +34,7 @@ from generator.plan import (
     SLOPlan,
     time_to_exhaustion,
 )
-from generator.units import format_duration, format_le, format_number, human_duration
+from generator.units import format_duration, format_le, format_number, human_duration, is_number
 
 HEADER = conventions.GENERATED_HEADER
 
@@ -83,7 +83,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         on=lambda labels: f" on ({', '.join(labels)})",
         le_matcher=lambda v: _le_matcher(v),
         exhaustion=time_to_exhaustion,
-        is_number=_is_number,
+        is_number=is_number,
         show=show_level,
         floor=ZERO_TRAFFIC_FLOOR,
         base=conventions.BASE_WINDOW_SECONDS,
@@ -120,14 +120,6 @@ def _combine(*dicts: dict[str, Any]) -> dict[str, Any]:
     for d in dicts:
         out.update(d)
     return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _le_matcher(threshold: float) -> promql.Matcher:

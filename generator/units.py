@@ -62,3 +62,12 @@ def format_le(value: float) -> str:
     if value == float("inf"):
         return "+Inf"
     return format_number(value)
+
+
+def is_number(text: str) -> bool:
+    """A capacity limit (or level) written as a number rather than an expression."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
