@@ -22,15 +22,24 @@ def test_every_spec_is_proven_by_promtool(specs: Path) -> None:
     assert all(line.startswith("ok    ") for line in lines[:-1]), lines
 
 
-def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
+def broken_templates(tmp_path: Path, template: str, right: str, wrong: str) -> Path:
+    """A --templates directory whose copy of `template` has `right` replaced by `wrong`."""
     templates = tmp_path / "templates"
     templates.mkdir()
-    text = (ROOT / "templates" / "rules_slo.yml.j2").read_text()
-    broken = text.replace(
-        '" > " ~ (t.factor | num) ~ " and "', '" > " ~ ((t.factor * 2) | num) ~ " and "'
-    )
+    text = (ROOT / "templates" / template).read_text()
+    broken = text.replace(right, wrong)
     assert broken != text
-    (templates / "rules_slo.yml.j2").write_text(broken)
+    (templates / template).write_text(broken)
+    return templates
+
+
+def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
+    templates = broken_templates(
+        tmp_path,
+        "rules_slo.yml.j2",
+        '" > " ~ (t.factor | num) ~ " and "',
+        '" > " ~ ((t.factor * 2) | num) ~ " and "',
+    )
     result = run_cli("test", str(E2E), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  e2e-api (")
@@ -156,12 +165,7 @@ def test_every_check_alert_of_the_spec_is_proven(checks_specs: Path, tmp_path: P
 def test_a_wrong_level_in_a_check_template_is_caught(
     checks_specs: Path, tmp_path: Path, template: str, right: str, wrong: str
 ) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    text = (ROOT / "templates" / template).read_text()
-    broken = text.replace(right, wrong)
-    assert broken != text
-    (templates / template).write_text(broken)
+    templates = broken_templates(tmp_path, template, right, wrong)
     result = run_cli("test", str(checks_specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  checks-api (")
