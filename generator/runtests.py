@@ -66,11 +66,12 @@ def _names(test: dict[str, Any]) -> tuple[set[str], list[tuple[str, dict[str, st
     return asserted, expected
 
 
-def _reads(expr: str, rule: dict[str, Any]) -> bool:
-    """Whether `expr` may read what recording `rule` writes: its name under matchers that do
-    not exclude the rule's own labels. Anything unsure counts as read."""
+def _reads(selectors: list[tuple[str, tuple[promql.Matcher, ...]]], rule: dict[str, Any]) -> bool:
+    """Whether an expression with these selectors may read what recording `rule` writes:
+    its name under matchers that do not exclude the rule's own labels. Anything unsure
+    counts as read."""
     labels = rule.get("labels") or {}
-    for name, matchers in promql.vector_selectors(expr):
+    for name, matchers in selectors:
         if name != rule["record"]:
             continue
         if all(m.op != "=" or labels.get(m.name, m.value) == m.value for m in matchers):
@@ -104,9 +105,9 @@ def _needed(rules: list[Rule], test: dict[str, Any], interval: str) -> tuple[int
     exprs = [str(rule["expr"]) for i, (_, rule) in enumerate(rules) if i in keep]
     exprs += [str(c.get("expr", "")) for c in test.get("promql_expr_test") or []]
     while exprs:
-        expr = exprs.pop()
+        selectors = promql.vector_selectors(exprs.pop())  # parsed once, not once per rule
         for i, (_, rule) in enumerate(rules):
-            if i not in keep and "record" in rule and _reads(expr, rule):
+            if i not in keep and "record" in rule and _reads(selectors, rule):
                 keep.add(i)
                 exprs.append(str(rule["expr"]))
     return tuple(sorted(keep))
