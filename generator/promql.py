@@ -203,14 +203,14 @@ def validate_label_value(value: str) -> str | None:
 
 
 def vector_selectors(text: str) -> list[tuple[str, tuple[Matcher, ...]]]:
-    """Every series selector an expression reads (metric name and matchers), in order."""
+    """Every series selector a rule expression reads (metric name and matchers), in order."""
     found: list[tuple[str, tuple[Matcher, ...]]] = []
 
     def visit(node: Any) -> None:
         if isinstance(node, pp.VectorSelector):
             found.append((node.name or "", _matchers(node)))
 
-    pp.transform(parse(text), pre_visit=visit)
+    pp.transform(parse(text, MAX_RULE_CHARS), pre_visit=visit)
     return found
 
 
@@ -223,5 +223,5 @@ def grouping_labels(text: str) -> set[str]:
         if isinstance(node, pp.AggregateExpr) and modifier and "without" not in str(modifier):
             found.update(modifier.labels)
 
-    pp.transform(parse(text), pre_visit=visit)
+    pp.transform(parse(text, MAX_RULE_CHARS), pre_visit=visit)
     return found
