@@ -209,6 +209,12 @@ class Builder:
         indicator = self._indicator(raw["indicator"], (*path, "indicator"))
         policy = merge(d["alerting"], raw.get("alerting", {}))
         alerting = self._policy(policy, (*path, "alerting"), period)
+        for i, label in enumerate(raw.get("group_by", [])):
+            if label in RESERVED_LABELS:
+                raise self.fail(
+                    (*path, "group_by", i),
+                    f"label '{label}' is set by promspec; group by another label",
+                )
         return SLO(
             name=raw["name"],
             description=raw.get("description", ""),
