@@ -18,8 +18,10 @@ TEAM_LABEL = "team"
 SEVERITY_LABEL = "severity"
 BURN_TIER_LABEL = "burn_tier"
 CHECK_LABEL = "check"  # which capacity/freshness/expiry check a recorded series belongs to
+# Tells apart the pieces of a window while they are summed; never recorded.
+PIECE_LABEL = "promspec_piece"
 RESERVED_LABELS = frozenset(
-    {SERVICE_LABEL, SLO_LABEL, TEAM_LABEL, SEVERITY_LABEL, BURN_TIER_LABEL, CHECK_LABEL}
+    {SERVICE_LABEL, SLO_LABEL, TEAM_LABEL, SEVERITY_LABEL, BURN_TIER_LABEL, CHECK_LABEL, PIECE_LABEL}
 )
 
 SEVERITIES = ("critical", "warning", "info")
@@ -44,6 +46,16 @@ EXPIRY_REMAINING = "expiry:remaining:seconds"
 
 def window_name(seconds: float) -> str:
     return format_duration(seconds)
+
+
+def sli_total(window_seconds: float) -> str:
+    """Events per second over the window (SLI_TOTAL for the base window)."""
+    return f"slo:sli_total:rate{window_name(window_seconds)}"
+
+
+def sli_errors(window_seconds: float) -> str:
+    """Failed events per second over the window (SLI_ERRORS for the base window)."""
+    return f"slo:sli_errors:rate{window_name(window_seconds)}"
 
 
 def error_ratio(window_seconds: float) -> str:

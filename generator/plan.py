@@ -27,6 +27,30 @@ FAST_WINDOW_LIMIT = 6 * 3600.0
 
 # Denominator floor: a window without traffic gives an error ratio of 0, never NaN.
 ZERO_TRAFFIC_FLOOR = 1e-12
+# A window is the mean of at most this many back-to-back copies of a shorter recorded
+# window; longer chains get an intermediate window (28d = 4 x 7d, 7d = 7 x 1d).
+MAX_PIECES = 12
+# A window that only many more pieces could build (a prime multiple of its source) is
+# summed over the recorded 5m rates instead.
+MAX_PRIME_PIECES = 31
+
+
+@dataclass(frozen=True)
+class WindowRecipe:
+    """A window's rates as the mean of `pieces` back-to-back copies of the `source`
+    window's recorded rates, at offsets 0, source, 2 x source, ...
+
+    The copies neither overlap nor leave gaps, so the window counts every event in it
+    exactly once, as a sum over the raw counters would, while reading a few recorded
+    samples instead of every sample in the window."""
+
+    window: float
+    source: float
+    pieces: int
+
+    @property
+    def offsets(self) -> tuple[float, ...]:
+        return tuple(j * self.source for j in range(self.pieces))
 
 
 @dataclass(frozen=True)
@@ -54,10 +78,31 @@ class SLOPlan:
     fast_windows: tuple[float, ...]  # seconds, recomputed every FAST_INTERVAL
     slow_windows: tuple[float, ...]  # seconds, recomputed every SLOW_INTERVAL
     period_window: float | None  # the period, when no tier window already equals it
+    # How each recorded window above the base is built, shortest first; a window
+    # without a recipe is summed over the recorded 5m rates.
+    recipes: tuple[WindowRecipe, ...] = ()
 
     @property
     def error_budget(self) -> float:
         return self.slo.error_budget
+
+    def recipe(self, window: float) -> WindowRecipe | None:
+        return next((r for r in self.recipes if r.window == window), None)
+
+    def recipes_in(self, group: str) -> tuple[WindowRecipe, ...]:
+        """The recipes evaluated in a rule group: fast, slow or period. The period is
+        built in its own group; helper windows by length, as tier windows are."""
+
+        def group_of(r: WindowRecipe) -> str:
+            if r.window == self.period_window:
+                return "period"
+            return "fast" if r.window <= FAST_WINDOW_LIMIT else "slow"
+
+        return tuple(r for r in self.recipes if group_of(r) == group)
+
+    @property
+    def has_slow_group(self) -> bool:
+        return bool(self.slow_windows or self.recipes_in("slow"))
 
     def tiers_in(self, windows: tuple[float, ...]) -> tuple[TierPlan, ...]:
         """The tiers whose long window is recomputed with these windows' group."""
@@ -110,7 +155,37 @@ def plan_slo(slo: SLO) -> tuple[SLOPlan, list[Finding]]:
     fast = tuple(sorted(w for w in windows if w <= FAST_WINDOW_LIMIT))
     slow = tuple(sorted(w for w in windows if w > FAST_WINDOW_LIMIT))
     period = None if slo.period in windows else slo.period
-    return SLOPlan(slo, tuple(tiers), fast, slow, period), findings
+    recipes = window_recipes((*windows, slo.period))
+    return SLOPlan(slo, tuple(tiers), fast, slow, period, recipes), findings
+
+
+def window_recipes(windows: tuple[float, ...]) -> tuple[WindowRecipe, ...]:
+    """Recipes for every window above the base that a chain of pieces can build.
+
+    Each window takes the longest recorded window that divides it; when that needs more
+    than MAX_PIECES copies, an intermediate window of source x (the largest divisor of
+    the count up to MAX_PIECES) is recorded first. Windows that are no multiple of the
+    base window get no recipe. Milliseconds as integers, so divisibility is exact."""
+    base = round(BASE_WINDOW_SECONDS * 1000)
+    built = [base]
+    recipes: list[WindowRecipe] = []
+    for window in sorted({round(w * 1000) for w in windows if w > BASE_WINDOW_SECONDS}):
+        if window % base:
+            continue
+        while True:
+            source = max(b for b in built if window % b == 0)
+            count = window // source
+            divisors = [d for d in range(2, MAX_PIECES + 1) if count % d == 0 and d < count]
+            if count <= MAX_PIECES or not divisors:
+                break
+            step = source * max(divisors)
+            recipes.append(WindowRecipe(step / 1000, source / 1000, step // source))
+            built.append(step)
+        if count > MAX_PRIME_PIECES:
+            continue
+        recipes.append(WindowRecipe(window / 1000, source / 1000, count))
+        built.append(window)
+    return tuple(sorted(recipes, key=lambda r: r.window))
 
 
 def plan_service(service: Service) -> tuple[list[SLOPlan], list[Finding]]:

@@ -3,11 +3,14 @@
 The scenario generator uses it to predict, tick by tick, every recorded ratio and which
 burn-rate and budget alerts fire, so the generated promtool tests can assert exact alert
 sets and annotation values. The model follows the rules in templates/rules_slo.yml.j2:
-the SLI is read over the 5m base window (rate() with Prometheus' extrapolation for
-counters; count/sum_over_time for 0/1 gauges); every longer window is the event-weighted
-sum over the recorded 5m rates, ranges inclusive at both ends as in Prometheus 2.x; `for`
-counts from the first evaluation at which the condition held. promtool evaluates every
-group at each tick (it ignores group `interval:`), and so does this model.
+the SLI is read over the 5m base window (for counters what they gained since 5m ago,
+rate() with Prometheus' extrapolation while no sample is 5m old; count/sum_over_time for
+0/1 gauges). A window built from back-to-back copies of shorter recorded windows
+(plan.WindowRecipe) sums, whatever the chain, the base samples at t, t-5m, t-10m, ...
+inside it, a copy missing adding nothing; any other window is the event-weighted sum over
+every recorded 5m rate, ranges inclusive at both ends as in Prometheus 2.x. `for` counts
+from the first evaluation at which the condition held. promtool evaluates every group at
+each tick (it ignores group `interval:`), and so does this model.
 
 Input: one evaluation tick per sample (step seconds), and per tick the events counted
 since the previous tick (`events`) and the share of them that failed (`bad`). For a
@@ -86,7 +89,12 @@ class SLOModel:
             ]
             tot_c = list(accumulate(inc))
             bad_c = list(accumulate(bad_inc))
+            back = round(BASE_WINDOW_SECONDS / step)  # the tick 5m ago
             for k in range(n):
+                if k >= back:
+                    total.append((tot_c[k] - tot_c[k - back]) / BASE_WINDOW_SECONDS)
+                    errors.append((bad_c[k] - bad_c[k - back]) / BASE_WINDOW_SECONDS)
+                    continue
                 end = self.times[k]
                 lo = self._first_tick(end - BASE_WINDOW_SECONDS)
                 tot_pts = [(self.times[j], tot_c[j]) for j in range(lo, k + 1)]
@@ -100,6 +108,12 @@ class SLOModel:
         self._sum_tot = list(accumulate((v or 0.0) for v in total))
         self._sum_err = list(accumulate((v or 0.0) for v in errors))
         self._count = list(accumulate(int(p) for p in present))
+        # Sums of every base sample 5m apart: a pieced window is a difference of two.
+        stride = round(BASE_WINDOW_SECONDS / step)
+        self._stride = stride
+        self._piece_tot = _strided_sums(total, stride)
+        self._piece_err = _strided_sums(errors, stride)
+        self._piece_count = _strided_sums([1.0 if p else None for p in present], stride)
 
     def _first_tick(self, start: float) -> int:
         """Index of the first tick at or after `start` (ranges include their start)."""
@@ -113,22 +127,50 @@ class SLOModel:
         cnt = self._count[k] - (self._count[before] if before >= 0 else 0)
         return err, tot, cnt
 
-    def error_ratio(self, k: int, window: float) -> float | None:
-        """slo:sli_error:ratio_rate<window> at tick k (None: no recorded sample yet)."""
+    def _pieces(self, k: int, window: float) -> tuple[float, float, float]:
+        """Sums of the base samples at ticks k, k - 5m, ... inside the window, and their count."""
+        before = k - round(window / self.t.step)
+
+        def upto(sums: list[float]) -> float:
+            return sums[k] - (sums[before] if before >= 0 else 0.0)
+
+        return upto(self._piece_err), upto(self._piece_tot), upto(self._piece_count)
+
+    def error_ratio(self, k: int, window: float, pieced: bool = True) -> float | None:
+        """slo:sli_error:ratio_rate<window> at tick k (None: no recorded sample yet).
+
+        `pieced`: the window has a recipe (plan.WindowRecipe); otherwise it is summed over
+        every recorded 5m rate."""
         if window == BASE_WINDOW_SECONDS:
             tot, err = self.total[k], self.errors[k]
             if tot is None or err is None:
                 return None
             return err / max(tot, ZERO_TRAFFIC_FLOOR)
-        err, tot, cnt = self._window(k, window)
+        if pieced:
+            err, tot, cnt = self._pieces(k, window)
+        else:
+            err, tot, c = self._window(k, window)
+            cnt = float(c)
         if cnt == 0:
             return None
         return err / max(tot, ZERO_TRAFFIC_FLOOR)
 
-    def events_in(self, k: int, window: float) -> float | None:
-        """avg_over_time(slo:sli_total:rate5m[window]) * window."""
-        _, tot, cnt = self._window(k, window)
-        return None if cnt == 0 else tot / cnt * window
+    def events_in(self, k: int, window: float, pieced: bool = True) -> float | None:
+        """slo:sli_total:rate<window> * window when pieced (the copies' mean rate), else
+        avg_over_time(slo:sli_total:rate5m[window]) * window."""
+        if pieced:
+            _, tot, cnt = self._pieces(k, window)
+            return None if cnt == 0 else tot * BASE_WINDOW_SECONDS
+        _, tot, c = self._window(k, window)
+        return None if c == 0 else tot / c * window
+
+
+def _strided_sums(values: list[float | None], stride: int) -> list[float]:
+    """out[k] = values[k] + values[k - stride] + ..., a missing value counting 0."""
+    out: list[float] = []
+    for k, v in enumerate(values):
+        out.append((v or 0.0) + (out[k - stride] if k >= stride else 0.0))
+    return out
 
 
 def hold(condition: list[bool], times: list[float], for_: float) -> tuple[bool, ...]:
@@ -158,7 +200,10 @@ def tier_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
     tiers = tuple(
         (tp.factor, tp.tier.long_window, tp.tier.short_window, tp.tier.for_) for tp in plan.tiers
     )
-    return list(_tier_states(tiers, plan.error_budget, plan.slo.alerting.min_traffic, model.t))
+    pieced = frozenset(r.window for r in plan.recipes)
+    return list(
+        _tier_states(tiers, plan.error_budget, plan.slo.alerting.min_traffic, pieced, model.t)
+    )
 
 
 @lru_cache(maxsize=256)
@@ -166,6 +211,7 @@ def _tier_states(
     tiers: tuple[tuple[float, float, float, float], ...],
     budget: float,
     traffic_floor: int,
+    pieced: frozenset[float],
     traffic: Traffic,
 ) -> tuple[AlertState, ...]:
     model = _model(traffic)
@@ -174,8 +220,8 @@ def _tier_states(
         cond: list[bool] = []
         values: list[float | None] = []
         for k in range(len(model.times)):
-            long = model.error_ratio(k, long_window)
-            short = model.error_ratio(k, short_window)
+            long = model.error_ratio(k, long_window, long_window in pieced)
+            short = model.error_ratio(k, short_window, short_window in pieced)
             burn_long = None if long is None else long / budget
             burn_short = None if short is None else short / budget
             ok = (
@@ -185,7 +231,7 @@ def _tier_states(
                 and burn_short > factor
             )
             if ok and traffic_floor:
-                events = model.events_in(k, long_window)
+                events = model.events_in(k, long_window, long_window in pieced)
                 ok = events is not None and events >= traffic_floor
             cond.append(ok)
             values.append(burn_long)
@@ -200,7 +246,7 @@ def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
         level = round(1 - b.consumed_percent / 100, 12)
         cond, values = [], []
         for k in range(len(model.times)):
-            ratio = model.error_ratio(k, plan.slo.period)
+            ratio = model.error_ratio(k, plan.slo.period, plan.recipe(plan.slo.period) is not None)
             remaining = None if ratio is None else 1 - ratio / plan.error_budget
             cond.append(remaining is not None and remaining <= level)
             values.append(remaining)
