@@ -31,7 +31,7 @@ from generator.proofdata import (
 from generator.series import SYNTHETIC_VALUE, Unsupported, expanding, matches, satisfy, series_text
 from generator.units import format_duration, format_le, format_number, human_duration
 
-FAST_STEP = 30.0
+FAST_STEP = 60.0
 LONG_STEP = 300.0
 EVENTS_PER_STEP = 100.0  # enough for any min_traffic guard over a 5m window and up
 ABOVE = 1.25  # "at the tier's burn rate": a quarter above its factor, so it must fire
