@@ -165,10 +165,12 @@ def references(expr: str, names: set[str]) -> set[str]:
     return {n for n in _NAME.findall(expr) if n in names}
 
 
-def read_over_range(name: str, rules: list[dict[str, Any]]) -> bool:
-    """Does any rule read `name` through a range selector (name{...}[w])?"""
-    pattern = re.compile(re.escape(name) + r"(\{[^}]*\})?\[")
-    return any(pattern.search(r["expr"]) for r in rules)
+def needs_history(name: str, rules: list[dict[str, Any]]) -> bool:
+    """Is `name` read over the past: by a range selector (name{...}[w]), at an offset
+    (name{...} offset w), or, for promspec's SLI rates, by the window ratios that the
+    accuracy check queries at times hours back?"""
+    pattern = re.compile(re.escape(name) + r"(\{[^}]*\})?(\[|\s+offset\s)")
+    return name.startswith("slo:sli_") or any(pattern.search(r["expr"]) for r in rules)
 
 
 def backfill_levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -11,8 +11,10 @@ the history):
   it (quiet hours fail more), so an average of 5m ratios is biased against the ratio
   of events.
 
-Counters are exact integrals of those rates, so the exact ratio of any window is known
-in closed form at any timestamp, not only at scrape times.
+Counters are exact integrals of those rates, so two exact ratios of any window are known
+in closed form: of the events that happened in it (`events_ratio`), and of what the
+counters as scraped gained in it (`scraped_ratio`), the most any rule can know, since
+events after an instance's last scrape are not in Prometheus yet.
 """
 
 from __future__ import annotations
@@ -64,7 +66,25 @@ class Traffic:
         cum.append((total, errors))
         self._cum = cum
 
-    def exact_ratio(self, t_from: float, t_to: float) -> float:
+    def scraped_ratio(self, t_from: float, t_to: float) -> float:
+        """Errors / total gained by the counters between each instance's last scrape at or
+        before t_from (its first scrape, when there is none) and its last at or before t_to,
+        summed over instances: the window's ratio as the raw samples tell it."""
+        errors = total = 0.0
+        for i, (rate, share) in enumerate(zip(self.rates, self.shares, strict=True)):
+            (tot0, err0), (tot1, err1) = (
+                self.cumulative(self.last_scrape(i, t)) for t in (t_from, t_to)
+            )
+            errors += rate * share * (err1 - err0)
+            total += rate * (tot1 - tot0)
+        return errors / total
+
+    def last_scrape(self, instance: int, t: float) -> float:
+        """The time of the instance's last scrape at or before t (its first, if none)."""
+        first = self.start + self.offset(instance)
+        return first + max(0, (t - first) // SCRAPE_S) * SCRAPE_S
+
+    def events_ratio(self, t_from: float, t_to: float) -> float:
         """increase(errors) / increase(total) over [t_from, t_to], summed over instances."""
         t_from = max(t_from, self.start)
         (tot0, err0), (tot1, err1) = self.cumulative(t_from), self.cumulative(t_to)
