@@ -8,7 +8,8 @@ processes, repeated, median reported:
   compiling (`--no-cache`) and answered from the cache (a hit: nothing changed since the
   last generate);
 - `promspec generate` on an up-to-date out/ with a cache hit (nothing to do);
-- the floor (bench/floor.py): load every spec and dump every rule file with PyYAML.
+- the floor (bench/floor.py): load every spec and write every file promspec writes (rule
+  and test files with PyYAML, dashboards with json.dumps).
 Repetitions are interleaved, so the generate/floor ratio is taken under the same load
 (the machine is shared; ratios are steadier than seconds).
 
@@ -19,6 +20,7 @@ usage: python bench/bench_generate.py [--sizes 10,100,1000] [--repeat N]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import shutil
@@ -55,12 +57,17 @@ def backend() -> dict[str, str]:
     }
 
 
-def rule_data(out: Path) -> dict[str, Any]:
-    """The final rule data of every service, as the floor must dump it."""
-    return {
-        p.name: yaml.load(p.read_text("utf-8"), Loader=yaml.CSafeLoader)
-        for p in sorted((out / "prometheus").glob("*.rules.yml"))
-    }
+def output_data(out: Path) -> dict[str, Any]:
+    """The final data of every file promspec wrote (rules, tests, dashboards), as the
+    floor must write it, by path relative to out/."""
+    data: dict[str, Any] = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.suffix == ".json":
+            data[rel] = json.loads(p.read_text("utf-8"))
+        elif p.suffix in (".yml", ".yaml"):
+            data[rel] = yaml.load(p.read_text("utf-8"), Loader=yaml.CSafeLoader)
+    return data
 
 
 def measure_size(services: int, repeat: int) -> dict[str, Any]:
@@ -71,8 +78,8 @@ def measure_size(services: int, repeat: int) -> dict[str, Any]:
         # With promtool: the cache entry it leaves lets `generate` skip a no-op run.
         run([PROMSPEC, "generate", "specs", "--out", "out"], cwd=root)
         files = sorted(str(p) for p in (out / "prometheus").glob("*.rules.yml"))
-        data_file = root / "rules.pickle"
-        data_file.write_bytes(pickle.dumps(rule_data(out)))
+        data_file = root / "output.pickle"
+        data_file.write_bytes(pickle.dumps(output_data(out)))
         runs: dict[str, list[dict[str, Any]]] = {
             k: []
             for k in (

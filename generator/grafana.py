@@ -8,6 +8,7 @@ way the rule files do.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,20 +141,71 @@ class PanelIds:
         return self.last
 
 
-def _encoder() -> JSONEncoder:
-    return JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
+# The SDK's encoder without indent: json then runs its C encoder (with `indent`, Python
+# 3.11 falls back to the pure-Python one, which was a fifth of a run). The SDK's
+# `default` still turns every SDK object into its to_json() dict.
+_COMPACT = JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
+_CLOSE = {"{": "}", "[": "]"}
+# Indented text of each piece of compact JSON between two strings, by indent level:
+# the same few pieces (`: `, `,`, `},{`, ...) recur thousands of times.
+_PIECES: list[dict[str, tuple[str, int]]] = [{}]
+
+
+def _indent_piece(piece: str, level: int) -> tuple[str, int]:
+    """What json's indent=2 writes for `piece` (no strings in it) at `level`; new level."""
+    out = []
+    i = 0
+    while i < len(piece):
+        c = piece[i]
+        if c in _CLOSE and piece[i + 1 : i + 2] == _CLOSE[c]:
+            out.append(piece[i : i + 2])  # empty: {} and [] stay as they are
+            i += 2
+            continue
+        if c in _CLOSE:
+            level += 1
+            out.append(c + "\n" + "  " * level)
+        elif c in "}]":
+            level -= 1
+            out.append("\n" + "  " * level + c)
+        elif c == ",":
+            out.append(",\n" + "  " * level)
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out), level
+
+
+def indent(compact: str) -> str:
+    """json.dumps(..., indent=2) text from the same data's compact text (separators
+    `,` and `: `): a newline and indent after each opening bracket and comma and before
+    each closing one, outside strings (which never hold a raw newline)."""
+    parts = _STRING.split(compact)  # even indexes between strings, odd ones strings
+    level = 0
+    for i in range(0, len(parts), 2):
+        done = _PIECES[level].get(parts[i])
+        if done is None:
+            done = _PIECES[level][parts[i]] = _indent_piece(parts[i], level)
+            while len(_PIECES) <= done[1]:
+                _PIECES.append({})
+        parts[i], level = done
+    return "".join(parts)
 
 
 def encode(dashboard: dm.Dashboard) -> str:
-    """Sorted keys, two-space indent, trailing newline; proven to decode to itself."""
-    text = _encoder().encode(dashboard) + "\n"
-    if roundtrip(text) != text:
+    """Sorted keys, two-space indent, trailing newline; proven to decode to itself.
+
+    The same bytes as the SDK's JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
+    (tests/test_dashboards.py compares them), in a third of the time."""
+    compact = _COMPACT.encode(dashboard)
+    if roundtrip(compact) != compact:
         raise DashboardError(f"dashboard {dashboard.uid} does not decode back to itself")
-    return text
+    return indent(compact) + "\n"
 
 
-def roundtrip(text: str) -> str:
-    """Decode with the SDK's Dashboard.from_json, encode again."""
+def roundtrip(compact: str) -> str:
+    """Decode with the SDK's Dashboard.from_json, encode again (compact: the indented
+    text is a function of the compact one, so comparing these compares those)."""
     register_default_plugins()  # panel options and queries decode to their own types
-    data: dict[str, Any] = json.loads(text)
-    return _encoder().encode(dm.Dashboard.from_json(data)) + "\n"
+    data: dict[str, Any] = json.loads(compact)
+    return _COMPACT.encode(dm.Dashboard.from_json(data))

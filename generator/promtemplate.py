@@ -125,3 +125,10 @@ def is_stable(template: str, value: float) -> bool:
     here = expand(template, value)
     delta = max(abs(value) * 1e-9, 1e-12)
     return expand(template, value + delta) == here == expand(template, value - delta)
+
+
+def value_forms(template: str) -> tuple[tuple[str, str], ...]:
+    """The `{{ $value ... }}` forms of a template, in order: the only parts of expand's
+    text that depend on the value (everything else is copied), so is_stable of two
+    templates with the same forms agrees for every value."""
+    return tuple(_VALUE.findall(template))

@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from generator import conventions, promsim, promtemplate
 from generator.conventions import BASE_WINDOW_SECONDS
-from generator.model import GaugeIndicator, LatencyIndicator, RatioIndicator, Service
+from generator.model import (
+    GaugeIndicator,
+    Indicator,
+    LatencyIndicator,
+    Origin,
+    RatioIndicator,
+    Selector,
+    Service,
+)
 from generator.plan import FAST_WINDOW_LIMIT, SLOPlan, TierPlan
 from generator.proofdata import (
     AlertCheck,
@@ -428,5 +436,217 @@ def slo_scenarios(
 ) -> list[Scenario]:
     out: list[Scenario] = []
     for plan in plans:
-        out.extend(SLOScenarios(service, plan, rules, long).all())
+        out.extend(_shared(service, plan, rules, long))
     return out
+
+
+# -- sharing: the scenarios of one SLO shape, relabelled per SLO ---------------------
+#
+# An SLO's scenarios are a function of numbers (objective, period, tiers, budget and
+# no-data alerts, min_traffic, the indicator's kind) and of names (service, SLO,
+# selectors, the rendered rules' labels and annotations). The numbers are the costly
+# part, and most SLOs of a repo share them. _Recorder runs the scenario code above,
+# unchanged, once per shape, with the names left as placeholders; _Recipe.relabel fills
+# them in with each SLO's own methods (inputs, expected, name). The key is the plan
+# with only names blanked, so a field added to the model is part of it by default.
+# Anything unexpected falls back to the plain computation: sharing may cost time, it
+# never changes the output (tests/test_proofs.py compares both on every SLO).
+
+_MARK = "\x00"  # never in a name: placeholders start with it
+_ALERTS = ("ErrorBudgetBurn", "ErrorBudgetExhausted", "ErrorBudgetLow", "SLINoData")
+_NO_ORIGIN = Origin("", 0, 0, "")
+_Key = tuple[bool, SLOPlan]
+_Lookup = tuple[str, dict[str, str]]  # (alert kind, labels): one _rule call
+_Forms = tuple[tuple[tuple[str, str], ...], ...]
+_LOOKUPS: dict[_Key, tuple[_Lookup, ...]] = {}
+_RECIPES: dict[tuple[_Key, _Forms], _Recipe | None] = {}  # None: not shareable
+
+
+class _NotShared(Exception):
+    """These scenarios cannot be relabelled: compute them."""
+
+
+def _blank_indicator(ind: Indicator) -> Indicator:
+    """What of an indicator the scenarios' numbers depend on: its kind and layout."""
+    none = Selector("", ())
+    if isinstance(ind, GaugeIndicator):
+        return GaugeIndicator(none)
+    if isinstance(ind, LatencyIndicator):
+        return LatencyIndicator(none, 0.0, ())
+    part = ind.errors or ind.good
+    assert part is not None
+    same = Selector("total" if part.metric == ind.total.metric else "part", ())
+    return RatioIndicator(
+        Selector("total", ()), same if ind.errors else None, same if ind.good else None
+    )
+
+
+def _key(plan: SLOPlan, long: bool) -> _Key:
+    """The plan with its names, selectors and origins blanked; everything else kept."""
+    slo = plan.slo
+    alerting = replace(
+        slo.alerting,
+        tiers=tuple(replace(t, origin=_NO_ORIGIN) for t in slo.alerting.tiers),
+        budget_alerts=tuple(replace(b, origin=_NO_ORIGIN) for b in slo.alerting.budget_alerts),
+    )
+    blank = replace(
+        slo,
+        name="",
+        description="",
+        origin=_NO_ORIGIN,
+        group_by=("",) if slo.group_by else (),  # names only, but present or not matters
+        indicator=_blank_indicator(slo.indicator),
+        alerting=alerting,
+    )
+    tiers = tuple(replace(tp, tier=replace(tp.tier, origin=_NO_ORIGIN)) for tp in plan.tiers)
+    return long, replace(plan, slo=blank, tiers=tiers)
+
+
+def _forms(rule: RuleInfo) -> tuple[tuple[str, str], ...]:
+    """What of a rule's annotations decides whether a value renders stably."""
+    found = {f for text in rule.annotations.values() for f in promtemplate.value_forms(text)}
+    return tuple(sorted(found))
+
+
+def _alert_names(service: Service, slo_name: str) -> dict[str, str]:
+    return {conventions.slo_alert(service.name, slo_name, w): w for w in _ALERTS}
+
+
+def _slo_base(sc: SLOScenarios) -> dict[str, str]:
+    return {conventions.SERVICE_LABEL: sc.service.name, conventions.SLO_LABEL: sc.slo.name}
+
+
+def _texts(sc: SLOScenarios) -> tuple[str, ...]:
+    """The series names and labels of the SLO's inputs (they do not depend on the shape)."""
+    return tuple(s.series for s in SLOScenarios.inputs(sc, Shape((0.0,))))
+
+
+class _Recorder(SLOScenarios):
+    """The scenario code as it is, with names, inputs and expected alerts as placeholders."""
+
+    def __init__(self, service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool):
+        self.kinds = _alert_names(service, plan.slo.name)
+        self.lookups: list[_Lookup] = []
+        self.picked: dict[int, int] = {}  # id(rule) -> its lookup
+        self.expects: list[tuple[int, float | None, bool]] = []  # lookup, value, series base
+        self.texts: tuple[str, ...] | None = None
+        super().__init__(service, plan, rules, long)
+
+    def _rule(self, alert: str, **labels: str) -> RuleInfo:
+        rule = super()._rule(alert, **labels)
+        if id(rule) not in self.picked:
+            self.picked[id(rule)] = len(self.lookups)
+            self.lookups.append((self.kinds[alert], labels))
+        return rule
+
+    def name(self, what: str) -> str:
+        return _MARK + what
+
+    def inputs(self, shape: Shape) -> tuple[InputSeries, ...]:
+        real = super().inputs(shape)
+        if self.texts is None:
+            self.texts = _texts(self)
+        if tuple(s.series for s in real) != self.texts:
+            raise _NotShared
+        return tuple(InputSeries(f"{_MARK}{i}", s.values) for i, s in enumerate(real))
+
+    def expected(self, rule: RuleInfo, value: float | None, base: dict[str, str]) -> ExpectedAlert:
+        if id(rule) not in self.picked or base not in (self.series_labels(), _slo_base(self)):
+            raise _NotShared
+        self.expects.append((self.picked[id(rule)], value, base == self.series_labels()))
+        return ExpectedAlert(((_MARK, str(len(self.expects) - 1)),), ())
+
+    def recipe(self) -> _Recipe:
+        scenarios = tuple(self.all())
+        labels = self.series_labels()
+        for s in scenarios:
+            if not s.name.startswith(_MARK) or any(
+                c.alertname not in self.kinds for c in s.alert_checks
+            ):
+                raise _NotShared
+            for e in s.expr_checks:
+                texts = [e.expr, *(t for t, _ in e.samples)]
+                if any(series_text(t.split("{", 1)[0], labels) != t for t in texts):
+                    raise _NotShared
+        kinds = {c.alertname: self.kinds[c.alertname] for s in scenarios for c in s.alert_checks}
+        return _Recipe(scenarios, tuple(self.expects), kinds)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    scenarios: tuple[Scenario, ...]
+    expects: tuple[tuple[int, float | None, bool], ...]
+    kinds: dict[str, str]  # recorded alert name -> its kind
+
+    def relabel(self, sc: SLOScenarios, rules: list[RuleInfo]) -> list[Scenario]:
+        """The recorded scenarios with the names of `sc`'s SLO; `rules`: its lookups."""
+        names = _alert_names(sc.service, sc.slo.name)
+        alert = {
+            recorded: n
+            for n, kind in names.items()
+            for recorded, k in self.kinds.items()
+            if k == kind
+        }
+        labels = sc.series_labels()
+        texts: tuple[str, ...] | None = None
+        out = []
+        for s in self.scenarios:
+            series = []
+            for i in s.series:
+                if i.series.startswith(_MARK):
+                    texts = texts or _texts(sc)
+                    i = InputSeries(texts[int(i.series[1:])], i.values)
+                series.append(i)
+            checks = []
+            for c in s.alert_checks:
+                alerts = []
+                for a in c.alerts:
+                    lookup, value, series_base = self.expects[int(a.labels[0][1])]
+                    base = labels if series_base else _slo_base(sc)
+                    alerts.append(sc.expected(rules[lookup], value, base))
+                checks.append(
+                    AlertCheck(c.eval_time, alert[c.alertname], tuple(sorted(alerts, key=repr)))
+                )
+            exprs = []
+            for e in s.expr_checks:
+                samples = tuple((series_text(t.split("{", 1)[0], labels), v) for t, v in e.samples)
+                expr = series_text(e.expr.split("{", 1)[0], labels)
+                exprs.append(ExprCheck(expr, e.eval_time, samples))
+            out.append(
+                Scenario(sc.name(s.name[1:]), s.step, tuple(series), tuple(checks), tuple(exprs))
+            )
+        return out
+
+
+def _shared(service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool) -> list[Scenario]:
+    """SLOScenarios(...).all(), from the scenarios of the first SLO of the same shape."""
+    key = _key(plan, long)
+    try:
+        lookups = _LOOKUPS.get(key)
+        if lookups is not None:
+            sc = SLOScenarios(service, plan, rules, long)
+            picked = [sc._rule(_alert_by_kind(sc, kind), **labels) for kind, labels in lookups]
+            full = (key, tuple(_forms(r) for r in picked))
+            if full in _RECIPES:
+                recipe = _RECIPES[full]
+                if recipe is None:
+                    return sc.all()
+                return recipe.relabel(sc, picked)
+        recorder = _Recorder(service, plan, rules, long)
+        try:
+            recipe = recorder.recipe()
+        except _NotShared:
+            recipe = None
+        lookups = _LOOKUPS.setdefault(key, tuple(recorder.lookups))
+        sc = SLOScenarios(service, plan, rules, long)
+        picked = [sc._rule(_alert_by_kind(sc, kind), **labels) for kind, labels in lookups]
+        _RECIPES[(key, tuple(_forms(r) for r in picked))] = recipe
+        if recipe is None:
+            return sc.all()
+        return recipe.relabel(sc, picked)
+    except Exception:  # the plain computation raises it again, or succeeds
+        return SLOScenarios(service, plan, rules, long).all()
+
+
+def _alert_by_kind(sc: SLOScenarios, kind: str) -> str:
+    return conventions.slo_alert(sc.service.name, sc.slo.name, kind)

@@ -320,3 +320,67 @@ def test_dashboards_are_byte_identical_across_hash_seeds(tmp_path: Path, out: Pa
     for path in sorted((out / "grafana").iterdir()):
         assert (again / "grafana" / path.name).read_bytes() == path.read_bytes(), path.name
         assert path.read_bytes().endswith(b"}\n") or path.suffix == ".yaml"
+
+
+def _sdk_text(obj: Any) -> str:
+    """The reference: the SDK's own encoder with promspec's formatting."""
+    return JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode(obj) + "\n"
+
+
+def _synthetic_specs(root: Path, services: int) -> Path:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from synth import write_specs
+
+    return write_specs(root, services)
+
+
+def test_fast_encoding_is_the_sdk_encoding_on_generated_dashboards(tmp_path: Path) -> None:
+    """grafana.encode (C encoder + indentation added) writes the SDK encoder's bytes, for
+    every dashboard of the seed specs, the fixtures and synthetic services."""
+    from generator import dashboards as dashboards_module
+    from generator import dashboards_overview, grafana
+    from generator.plan import plan_service
+
+    built: list[Any] = []
+    encode = grafana.encode
+
+    def keep(dash: Any) -> str:
+        built.append(dash)
+        return encode(dash)
+
+    grafana.encode = keep  # type: ignore[assignment]
+    try:
+        for specs in (ROOT / "specs", FIXTURES, _synthetic_specs(tmp_path, 5)):
+            services = build_services([specs], exclude=ROOT / "out")
+            plans = {s.name: plan_service(s)[0] for s in services}
+            for service in services:
+                dashboards_module.service_dashboard(service, plans[service.name])
+            dashboards_overview.overview_dashboard(services, plans)
+    finally:
+        grafana.encode = encode  # type: ignore[assignment]
+    assert len(built) > 10
+    for dash in built:
+        assert grafana.encode(dash) == _sdk_text(dash), dash.uid
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        [],
+        {"a": {}, "b": [], "c": [{}], "d": [[]], "e": {"f": {"g": []}}},
+        [1, -2.5, 1e-300, 1e300, float("nan"), float("inf"), True, False, None, 0],
+        {"z": 1, "a": 2, "M": [3, {"y": "x", "b": [4, 5]}]},
+        {"braces": "{a,b}[c]", "quote": 'say "hi", {ok}', "bs": "a\\\\", "end": "x\\"},
+        {"nl": "a\nb\tc", "uni": "π ≥ 3 ✓ 🚀", "ctl": "\x00\x1f", "sep": ": ,"},
+        {'k,"{': ["[", "]", "{}", "[]", ",", ""]},
+    ],
+)
+def test_indent_matches_json_indent_on_tricky_data(data: Any) -> None:
+    from generator import grafana
+
+    compact = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+    expected = json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2)
+    assert grafana.indent(compact) == expected
