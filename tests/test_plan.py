@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from generator.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
-from generator.plan import budget_share, burn_factor, plan_slo, time_to_exhaustion
+from generator.plan import (
+    WindowRecipe,
+    budget_share,
+    burn_factor,
+    plan_slo,
+    time_to_exhaustion,
+    window_recipes,
+)
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -109,3 +116,35 @@ def test_detection_time_of_a_total_outage() -> None:
     assert page_fast.detection_time(0.0144, plan.error_budget) is None
     # Twice the factor: half the long window.
     assert page_fast.detection_time(0.0288, plan.error_budget) == pytest.approx(1800)
+
+
+def test_windows_are_back_to_back_copies_of_shorter_recorded_windows() -> None:
+    plan, _ = plan_slo(slo(99.9, 30))
+    assert [(r.window, r.source, r.pieces) for r in plan.recipes] == [
+        (1800, 300, 6),
+        (HOUR, 1800, 2),
+        (2 * HOUR, HOUR, 2),
+        (6 * HOUR, 2 * HOUR, 3),
+        (DAY, 6 * HOUR, 4),
+        (3 * DAY, DAY, 3),
+        (30 * DAY, 3 * DAY, 10),
+    ]
+    assert plan.recipe(30 * DAY).offsets == tuple(k * 3 * DAY for k in range(10))
+    assert [r.window for r in plan.recipes_in("slow")] == [DAY, 3 * DAY]
+    assert [r.window for r in plan.recipes_in("period")] == [30 * DAY]
+
+
+def test_a_chain_of_too_many_copies_gets_an_intermediate_window() -> None:
+    # 28d is no multiple of 3d, and 28 copies of 1d are too many: 4 x 7d, 7d = 7 x 1d.
+    plan, _ = plan_slo(slo(99.9, 28))
+    assert (7 * DAY, DAY, 7) in [(r.window, r.source, r.pieces) for r in plan.recipes]
+    assert plan.recipe(28 * DAY) == WindowRecipe(28 * DAY, 7 * DAY, 4)
+    assert plan.has_slow_group and 7 * DAY in [r.window for r in plan.recipes_in("slow")]
+
+
+def test_a_window_no_copies_can_build_is_summed_over_the_5m_rates() -> None:
+    # 7m30s is no multiple of 5m; 1h30m is 2 x 45m, 45m = 9 x 5m.
+    recipes = window_recipes((300.0, 450.0, 5400.0))
+    assert [(r.window, r.source, r.pieces) for r in recipes] == [(2700, 300, 9), (5400, 2700, 2)]
+    # A prime count of copies above the limit: no recipe (37 x 5m).
+    assert window_recipes((37 * 300.0,)) == ()

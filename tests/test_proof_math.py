@@ -111,3 +111,30 @@ def test_explain_unknown_service_is_a_usage_error() -> None:
         "omnihub-api, omnihub-db, omnihub-realtime, omnihub-web, platform-api, platform-cache, "
         "platform-db, rag-system, vector-db, web-frontend, workflow-db, workflow-engine)"
     )
+
+
+@pytest.mark.parametrize("step", [30.0, 60.0, 300.0])
+def test_pieced_windows_count_what_the_counters_gained_exactly(step: float) -> None:
+    # Bursty: volume and failed share jump every 7 ticks. A pieced window must equal the
+    # counters' gain over it; the overlapping 5m sum it replaced is far off on the same input.
+    import random
+
+    rng = random.Random(5)
+    n = round(2 * DAY / step)
+    events = tuple(10 ** rng.random() * 100 for _ in range(n))
+    bad = tuple(rng.choice((0.0005, 0.001, 0.2)) for _ in range(n))
+    events = tuple(events[k - k % 7] for k in range(n))
+    bad = tuple(bad[k - k % 7] for k in range(n))
+    model = promsim.SLOModel(promsim.Traffic(step, events, bad))
+    total = [0.0, *events[1:]]
+    failed = [0.0] + [e * b for e, b in zip(events[1:], bad[1:], strict=True)]
+    worst_overlapping = 0.0
+    for window in (1800.0, HOUR, 6 * HOUR, DAY):
+        back = round(window / step)
+        for k in range(back, n, 17):
+            exact = sum(failed[k - back + 1 : k + 1]) / sum(total[k - back + 1 : k + 1])
+            assert model.error_ratio(k, window) == pytest.approx(exact, rel=1e-9)
+            summed = model.error_ratio(k, window, pieced=False)
+            assert summed is not None
+            worst_overlapping = max(worst_overlapping, abs(summed - exact) / exact)
+    assert worst_overlapping > 0.01
