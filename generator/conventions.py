@@ -21,7 +21,15 @@ CHECK_LABEL = "check"  # which capacity/freshness/expiry check a recorded series
 # Tells apart the pieces of a window while they are summed; never recorded.
 PIECE_LABEL = "promspec_piece"
 RESERVED_LABELS = frozenset(
-    {SERVICE_LABEL, SLO_LABEL, TEAM_LABEL, SEVERITY_LABEL, BURN_TIER_LABEL, CHECK_LABEL, PIECE_LABEL}
+    {
+        SERVICE_LABEL,
+        SLO_LABEL,
+        TEAM_LABEL,
+        SEVERITY_LABEL,
+        BURN_TIER_LABEL,
+        CHECK_LABEL,
+        PIECE_LABEL,
+    }
 )
 
 SEVERITIES = ("critical", "warning", "info")

@@ -11,7 +11,12 @@ from conftest import FIXTURES, ROOT, run_cli
 E2E = ROOT / "tests" / "fixtures" / "e2e"
 
 
-@pytest.mark.parametrize("specs", [ROOT / "specs", FIXTURES], ids=["specs", "fixtures"])
+WINDOWS = ROOT / "tests" / "fixtures" / "windows"  # windows off the usual chain
+
+
+@pytest.mark.parametrize(
+    "specs", [ROOT / "specs", FIXTURES, WINDOWS], ids=["specs", "fixtures", "windows"]
+)
 def test_every_spec_is_proven_by_promtool(specs: Path) -> None:
     # Proving the 19 seed services is minutes of promtool on 2 cores; a stuck run still
     # ends, well inside CI's limit.
