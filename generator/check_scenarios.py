@@ -287,7 +287,9 @@ def crossing_scenarios(case: Case, title: str, growing: bool) -> list[Scenario]:
         rule = case.rules[i]
         _, rhs, _ = comparison(rule.expr)
         level = float(rhs.val)
-        quarter = STEP / 4  # between evaluations: the duration renders stably
+        # About a quarter step past the level, half a second off whole seconds: between
+        # evaluations, and a duration that renders stably (7.5s at 30s, 15.5s at 1m).
+        quarter = math.floor(STEP / 4) + 0.5
         target = level + quarter if growing else level - quarter
         fams = solve(case, i, CROSS_TICK, target)
         ticks_for = math.ceil(rule.for_ / STEP - 1e-9)
