@@ -39,7 +39,8 @@ from generator.units import format_duration, format_le, format_number, human_dur
 HEADER = conventions.GENERATED_HEADER
 
 
-def _package_template(name: str) -> str | None:
+def package_template(name: str) -> str | None:
+    """The text of one of our templates (templates/), or None."""
     path = resources.files("generator.templates").joinpath(name)
     return path.read_text("utf-8") if path.is_file() else None
 
@@ -55,7 +56,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     if user_templates is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
         kind = SandboxedEnvironment
-    loaders.append(jinja2.FunctionLoader(_package_template))
+    loaders.append(jinja2.FunctionLoader(package_template))
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
