@@ -20,11 +20,12 @@ from generator.load import Document, Path_
 
 MAX_PROBLEMS_PER_DOCUMENT = 20
 
-# Work bounds (docs/errors.md): rendering costs ~20 ms per SLO, so a generated or hostile
-# spec with 10,000 SLOs is refused at once instead of running for minutes.
+# Work bounds (docs/errors.md): a generated or hostile spec with 10,000 SLOs in one service
+# is refused at once instead of running for minutes. The run limit leaves room for a large
+# infra repo: 1,000 services of 4 SLOs, 6 thresholds and 2 capacity checks are 12,000.
 ITEM_KEYS = ("slos", "thresholds", "capacity", "freshness", "expiry", "absence")
 MAX_ITEMS_PER_LIST = 200
-MAX_ITEMS_PER_RUN = 5_000
+MAX_ITEMS_PER_RUN = 20_000
 
 
 @cache
