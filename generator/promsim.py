@@ -72,6 +72,7 @@ class SLOModel:
         self.t = traffic
         n, step = traffic.ticks, traffic.step
         self.times = [k * step for k in range(n)]
+        back = round(BASE_WINDOW_SECONDS / step)  # ticks in 5m: the tick 5m ago is k - back
         total: list[float | None] = []
         errors: list[float | None] = []
         if traffic.gauge:
@@ -89,7 +90,6 @@ class SLOModel:
             ]
             tot_c = list(accumulate(inc))
             bad_c = list(accumulate(bad_inc))
-            back = round(BASE_WINDOW_SECONDS / step)  # the tick 5m ago
             for k in range(n):
                 if k >= back:
                     total.append((tot_c[k] - tot_c[k - back]) / BASE_WINDOW_SECONDS)
@@ -109,11 +109,9 @@ class SLOModel:
         self._sum_err = list(accumulate((v or 0.0) for v in errors))
         self._count = list(accumulate(int(p) for p in present))
         # Sums of every base sample 5m apart: a pieced window is a difference of two.
-        stride = round(BASE_WINDOW_SECONDS / step)
-        self._stride = stride
-        self._piece_tot = _strided_sums(total, stride)
-        self._piece_err = _strided_sums(errors, stride)
-        self._piece_count = _strided_sums([1.0 if p else None for p in present], stride)
+        self._piece_tot = _strided_sums(total, back)
+        self._piece_err = _strided_sums(errors, back)
+        self._piece_count = _strided_sums([1.0 if p else None for p in present], back)
 
     def _first_tick(self, start: float) -> int:
         """Index of the first tick at or after `start` (ranges include their start)."""
