@@ -130,6 +130,51 @@ def _distributions() -> list[str]:
     return sorted(names)
 
 
+class _Digests:
+    """sha256 of each file's bytes, read once per run."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        resolved = path.resolve()
+        if resolved not in self.seen:
+            self.seen[resolved] = sha256(resolved.read_bytes())
+        return self.seen[resolved]
+
+    def named(self, path: Path | None) -> list[str] | None:
+        return None if path is None else [inputs.display_path(path), self(path)]
+
+
+def _environment(
+    digest: _Digests,
+    *,
+    out: Path,
+    templates: Path | None,
+    alertmanager: Path | None,
+    flags: dict[str, Any],
+) -> dict[str, Any]:
+    """What shapes every service's output besides its own spec and defaults."""
+    user_templates = None
+    if templates is not None:
+        user_templates = [[rel, digest(p)] for rel, p in inputs.tree_files(templates)]
+    return {
+        "format": FORMAT,
+        "code": [[rel, digest(p)] for rel, p in _code_files()],
+        "python": [sys.version, sys.platform, sys.implementation.cache_tag],
+        "distributions": _distributions(),
+        "cwd": str(Path.cwd().resolve()),
+        "out": str(out.resolve()),
+        "templates": user_templates,
+        "alertmanager": digest.named(alertmanager),
+        "flags": flags,
+    }
+
+
+def _hash_recipe(recipe: Any) -> str:
+    return sha256(json.dumps(recipe, sort_keys=True).encode("utf-8"))
+
+
 def run_key(
     *,
     specs: list[Path],
@@ -141,39 +186,34 @@ def run_key(
 ) -> str:
     """The key of a run; raises OSError or SpecError when its inputs cannot be read (the
     compile then reports it as it always does)."""
-    digests: dict[Path, str] = {}
-
-    def digest(path: Path) -> str:
-        resolved = path.resolve()
-        if resolved not in digests:
-            digests[resolved] = sha256(resolved.read_bytes())
-        return digests[resolved]
-
-    def named(path: Path | None) -> list[str] | None:
-        return None if path is None else [inputs.display_path(path), digest(path)]
-
+    digest = _Digests()
     spec_files = []
     for spec, root in inputs.discover(specs, out):
         org = defaults or inputs.find_defaults(spec, root)
-        spec_files.append([named(spec), named(org)])
-    user_templates = None
-    if templates is not None:
-        user_templates = [[rel, digest(p)] for rel, p in inputs.tree_files(templates)]
-    recipe = {
-        "format": FORMAT,
-        "code": [[rel, digest(p)] for rel, p in _code_files()],
-        "python": [sys.version, sys.platform, sys.implementation.cache_tag],
-        "distributions": _distributions(),
-        "cwd": str(Path.cwd().resolve()),
-        "out": str(out.resolve()),
-        "arguments": [str(p) for p in specs],
-        "specs": spec_files,
-        "defaults": named(defaults),
-        "templates": user_templates,
-        "alertmanager": named(alertmanager),
-        "flags": flags,
-    }
-    return sha256(json.dumps(recipe, sort_keys=True).encode("utf-8"))
+        spec_files.append([digest.named(spec), digest.named(org)])
+    recipe = _environment(
+        digest, out=out, templates=templates, alertmanager=alertmanager, flags=flags
+    )
+    recipe.update(
+        arguments=[str(p) for p in specs], specs=spec_files, defaults=digest.named(defaults)
+    )
+    return _hash_recipe(recipe)
+
+
+def environment_key(
+    *, out: Path, templates: Path | None, alertmanager: Path | None, flags: dict[str, Any]
+) -> str:
+    """The part of every spec file's key (generator/spec_cache.py) that all share."""
+    recipe = _environment(
+        _Digests(), out=out, templates=templates, alertmanager=alertmanager, flags=flags
+    )
+    return _hash_recipe(recipe)
+
+
+def spec_key(environment: str, spec: Path, defaults: Path | None) -> str:
+    """The key of one spec file's entry: the shared part, the spec and its defaults file."""
+    digest = _Digests()
+    return _hash_recipe([environment, digest.named(spec), digest.named(defaults)])
 
 
 def _entry_path(folder: Path, key: str) -> Path:

@@ -18,7 +18,7 @@ import click
 from generator import __version__, cache
 from generator.cli_formats import FormatFlags, format_options
 from generator.cli_output import Reporter, habits
-from generator.errors import EXIT_INVALID, EXIT_USAGE
+from generator.errors import EXIT_INVALID, EXIT_USAGE, SpecError
 
 # The compiler (pipeline, and Jinja, jsonschema, YAML and the Grafana SDK behind it) is
 # imported inside the commands that compile: `check` with a cache hit never needs it, and
@@ -98,6 +98,36 @@ def _run_cache(
             flags=fmt.cache_key(),
         ),
     )
+
+
+def _spec_cache(
+    cache_dir: Path | None,
+    specs: list[Path],
+    out: Path,
+    templates: Path | None,
+    fmt: FormatFlags,
+    *,
+    take_from: Path | None,
+    promtool: str | None,
+) -> Any:
+    """The per-spec-file cache (generator/spec_cache.py), or None when it cannot be used.
+
+    take_from: the out/ whose files a hit is read from (generate); None to need only
+    their digests (check, validate)."""
+    if cache_dir is None or cache.overlaps(cache_dir, out):
+        return None
+    from generator import spec_cache
+
+    try:
+        environment = cache.environment_key(
+            out=out,
+            templates=templates,
+            alertmanager=fmt.alertmanager_file(specs),
+            flags=fmt.cache_key(),
+        )
+    except (OSError, SpecError, ValueError):
+        return None  # the compile reports what cannot be read
+    return spec_cache.SpecCache(cache_dir, environment, out=take_from, promtool=promtool)
 
 
 # Subcommands kept in their own modules (each registers itself on `main` when imported).
@@ -190,6 +220,9 @@ def generate(
         out=out,
         options=fmt.options(_specs(specs)),
         progress=reporter.progress,
+        reuse=_spec_cache(
+            cache_dir, _specs(specs), out, templates, fmt, take_from=out, promtool=promtool
+        ),
     )
     if not no_promtool and not result.promtool_checked:
         reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
@@ -198,7 +231,7 @@ def generate(
     changed = write.write_tree(out, result.files)
     run_cache.store(
         cache.Entry(
-            cache.hash_files(result.files),
+            result.digests(),
             len(result.services),
             result.warnings,
             promtool if result.promtool_checked else None,
@@ -313,8 +346,11 @@ def check_cmd(
             out=out,
             options=fmt.options(_specs(specs)),
             progress=reporter.progress,
+            reuse=_spec_cache(
+                cache_dir, _specs(specs), out, templates, fmt, take_from=None, promtool=None
+            ),
         )
-        expected = cache.hash_files(result.files)
+        expected = result.digests()
         run_cache.store(cache.Entry(expected, len(result.services), result.warnings))
     current = cache.hash_tree(out)
     stale = sorted(

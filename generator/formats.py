@@ -3,9 +3,10 @@
 Pure functions from rendered rule data to files (path under out/ -> bytes). Every format
 carries the same rules (record, alert, expr, for, labels, annotations); only the envelope
 differs: a plain rule file, a Kubernetes PrometheusRule, a Mimir/Cortex ruler namespace,
-a Thanos Ruler file. Formats that need more than rules (Alertmanager routes, and later
-dashboards) get the whole list of services with their plans: a format is any function
-`(outputs, options) -> files` registered in FORMATS.
+a Thanos Ruler file. A format is a function `(outputs, options) -> files` registered in
+FORMATS; each service's files depend on that service alone, so a run may render only the
+services it compiled. A format that spans services (Alertmanager routes) is registered in
+FLEET_FORMATS and takes every service of the run.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def _with_after(group: dict[str, Any], after: str, key: str, value: Any) -> dict
     return out
 
 
-def alertmanager_routes(outputs: list[ServiceOutput], options: Options) -> dict[str, bytes]:
-    config = alertmanager.config([o.service for o in outputs], options.alertmanager_base)
+def alertmanager_routes(services: list[Service], options: Options) -> dict[str, bytes]:
+    config = alertmanager.config(services, options.alertmanager_base)
     return {
         conventions.ALERTMANAGER_ROUTES_PATH: alertmanager.dump(config, options.alertmanager_source)
     }
@@ -135,18 +136,22 @@ FORMATS: dict[str, Format] = {
     conventions.FORMAT_OPERATOR: operator,
     conventions.FORMAT_MIMIR: mimir,
     conventions.FORMAT_THANOS: thanos,
+}
+FLEET_FORMATS: dict[str, Callable[[list[Service], Options], dict[str, bytes]]] = {
     conventions.FORMAT_ALERTMANAGER: alertmanager_routes,
-    # Dashboards join here: "grafana": dashboards.files, taking the same outputs.
 }
 
 
 def render_files(
     outputs: list[ServiceOutput], options: Options, plain: dict[str, bytes] | None = None
 ) -> dict[str, bytes]:
-    """The files of every format; `plain`: the prometheus format's files, when the caller
-    has them already (they are the same pure function of the same outputs)."""
+    """The files of every per-service format; `plain`: the prometheus format's files,
+    when the caller has them already (they are the same pure function of the same
+    outputs)."""
     files: dict[str, bytes] = {}
     for name in options.formats:
+        if name in FLEET_FORMATS:
+            continue
         if name == conventions.FORMAT_PROMETHEUS and plain is not None:
             files.update(plain)
         else:
@@ -154,12 +159,22 @@ def render_files(
     return dict(sorted(files.items()))
 
 
+def fleet_files(services: list[Service], options: Options) -> dict[str, bytes]:
+    """The files of the formats that span every service of the run."""
+    files: dict[str, bytes] = {}
+    for name in options.formats:
+        if name in FLEET_FORMATS:
+            files.update(FLEET_FORMATS[name](services, options))
+    return files
+
+
 def option_problems(options: Options) -> list[str]:
     """What is wrong with the options (for the CLI to report as a usage error)."""
+    known = [*FORMATS, *FLEET_FORMATS]
     problems = [
-        f"unknown format '{f}'; choose from {', '.join(FORMATS)}"
+        f"unknown format '{f}'; choose from {', '.join(known)}"
         for f in options.formats
-        if f not in FORMATS
+        if f not in known
     ]
     if options.mimir_max_rules < 1:
         problems.append("the maximum of rules per group must be 1 or more")

@@ -6,6 +6,7 @@ every stage succeeded.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from generator import (
     plan,
     proofs,
     render,
+    scenarios,
+    spec_cache,
 )
 from generator import dashboards_overview as overview
 from generator.build import Builder
@@ -52,6 +55,15 @@ class Result:
     outputs: list[formats.ServiceOutput] = field(default_factory=list)
     plain: dict[str, bytes] = field(default_factory=dict)  # plain rule files, for promtool
     warnings: list[str] = field(default_factory=list)
+    # Files of services taken from the spec cache: their sha256 (their bytes are in
+    # `files` for generate, and not read at all for check).
+    reused: dict[str, str] = field(default_factory=dict)
+
+    def digests(self) -> dict[str, str]:
+        """sha256 of every file out/ must hold."""
+        found = {path: hashlib.sha256(content).hexdigest() for path, content in self.files.items()}
+        found.update(self.reused)
+        return found
 
 
 class _DefaultsCache:
@@ -83,29 +95,64 @@ def _load_defaults(path: Path) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class _SpecFile:
+    """One spec file of a run: its services, compiled now or taken from the spec cache."""
+
+    path: Path
+    defaults: Path | None
+    services: list[Service]
+    items: int
+    key: str | None = None  # its spec-cache key, when the run has a spec cache
+    hit: spec_cache.Hit | None = None
+
+
 def build_services(
     paths: list[Path], defaults_file: Path | None = None, exclude: Path | None = None
 ) -> list[Service]:
     """Load, validate and build every service; all problems of all files at once."""
+    return [s for f in _build_files(paths, defaults_file, exclude) for s in f.services]
+
+
+def _build_files(
+    paths: list[Path],
+    defaults_file: Path | None,
+    exclude: Path | None,
+    reuse: spec_cache.SpecCache | None = None,
+) -> list[_SpecFile]:
     problems: list[Problem] = []
-    services: list[Service] = []
+    found: list[_SpecFile] = []
     seen: dict[str, str] = {}
     defaults = _DefaultsCache(defaults_file)
     items = 0
     for spec, root in discover(paths, exclude):
-        try:
-            docs = load_file(spec)
-            org = defaults.for_spec(spec, root)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        for doc in docs:
-            items += count_items(doc.data)
+        org_path = defaults_file or find_defaults(spec, root)
+        hit = reuse.lookup(spec, org_path) if reuse else None
+        if hit is not None:
+            items += hit.entry.items
             if items > MAX_ITEMS_PER_RUN:
-                raise SpecError([doc.problem((), _too_many(items))])
-            service = _build(doc, org, problems)
-            if service is None:
+                raise SpecError([hit.entry.services[0].origin.problem(_too_many(items))])
+            unit = _SpecFile(spec, org_path, [], hit.entry.items, hit=hit)
+            built = hit.entry.services
+        else:
+            key = reuse.key(spec, org_path) if reuse else None
+            unit = _SpecFile(spec, org_path, [], 0, key=key)
+            try:
+                docs = load_file(spec)
+                org = defaults.get(org_path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
                 continue
+            built = []
+            for doc in docs:
+                unit.items += count_items(doc.data)
+                if items + unit.items > MAX_ITEMS_PER_RUN:
+                    raise SpecError([doc.problem((), _too_many(items + unit.items))])
+                service = _build(doc, org, problems)
+                if service is not None:
+                    built.append(service)
+            items += unit.items
+        for service in built:
             if service.name in seen:
                 problems.append(
                     service.origin.problem(
@@ -115,13 +162,14 @@ def build_services(
                 )
                 continue
             seen[service.name] = f"{service.origin.file}:{service.origin.line}"
-            services.append(service)
+            unit.services.append(service)
+        found.append(unit)
     if problems:
         raise SpecError(problems)
-    if not services:
+    if not any(f.services for f in found):
         shown = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(shown, 0, 0, "", "no service specs found (*.yaml, *.yml)")])
-    return services
+    return found
 
 
 def _too_many(items: int) -> str:
@@ -153,34 +201,52 @@ def compile_specs(
     out: Path | None = None,
     options: formats.Options | None = None,
     progress: Callable[[int, int], None] | None = None,
+    reuse: spec_cache.SpecCache | None = None,
 ) -> Result:
+    """Compile every service. With `reuse`, the spec files whose entry it holds are taken
+    from it, and only the others compiled (their `outputs` and `plain` then cover only
+    the services compiled now)."""
     options = options or formats.Options()
+    if reuse is not None:
+        scenarios.restore(reuse.load_memo())
     with parallel.few_collections():
-        result = Result(services=build_services(paths, defaults_file, out))
-        env = render.environment(templates)
+        spec_files = _build_files(paths, defaults_file, out, reuse)
+        result = Result(services=[s for f in spec_files for s in f.services])
+        fresh = [s for f in spec_files if f.hit is None for s in f.services]
+        env = render.environment(templates, reuse.jinja_folder() if reuse else None)
         proven = conventions.FORMAT_PROMETHEUS in options.formats
-        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, proven), result.services)
+        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, proven), fresh)
     problems: list[Problem] = []
-    extra: dict[str, bytes] = {}  # dashboards and proofs, beside the rule formats
-    for done, (service, unit) in enumerate(zip(result.services, compiled, strict=True), 1):
+    plans: dict[str, list[plan.SLOPlan]] = {}
+    owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
+    for done, (service, unit) in enumerate(zip(fresh, compiled, strict=True), 1):
         if progress:
-            progress(done, len(result.services))
+            progress(done, len(fresh))
         problems.extend(unit.problems)
         if unit.problems:
             continue
-        result.plans[service.name] = unit.plans
-        result.outputs.append(formats.ServiceOutput(service, unit.plans, unit.rules))
-        extra.update(unit.files)
+        plans[service.name] = unit.plans
+        output = formats.ServiceOutput(service, unit.plans, unit.rules)
+        result.outputs.append(output)
+        plain = formats.prometheus([output], options)
+        result.plain.update(plain)
+        owned[service.name] = {**formats.render_files([output], options, plain), **unit.files}
     if problems:
         raise SpecError(problems)
-    # Every format carries the same rules, so promtool on the plain files proves them all.
-    result.plain = formats.prometheus(result.outputs, options)
-    result.files = formats.render_files(result.outputs, options, plain=result.plain)
-    result.files.update(extra)
+    for f in spec_files:
+        if f.hit is not None:
+            plans.update(f.hit.entry.plans)
+            result.files.update(f.hit.files)
+            result.reused.update(f.hit.entry.files)
+    for files in owned.values():
+        result.files.update(files)
+    result.plans = {s.name: plans[s.name] for s in result.services}
+    result.files.update(formats.fleet_files(result.services, options))
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
         result.services, result.plans
     ).encode("utf-8")
     result.files[conventions.PROVISIONING_PATH] = overview.provisioning().encode("utf-8")
+    result.files = dict(sorted(result.files.items()))
     if conventions.FORMAT_ALERTMANAGER in options.formats:
         result.warnings += [
             f"Alertmanager receiver '{name}' has no integration yet; define it in "
@@ -190,7 +256,34 @@ def compile_specs(
         ]
     if use_promtool and check.promtool() is not None:
         _promtool(result)
+    if reuse is not None:
+        _remember(reuse, spec_files, result, owned)
     return result
+
+
+def _remember(
+    reuse: spec_cache.SpecCache,
+    spec_files: list[_SpecFile],
+    result: Result,
+    owned: dict[str, dict[str, bytes]],
+) -> None:
+    """Store what each spec file compiled to now (the run succeeded)."""
+    promtool = reuse.promtool if result.promtool_checked else None
+    for f in spec_files:
+        if f.hit is not None or f.key is None:
+            continue
+        files = {p: c for s in f.services for p, c in owned[s.name].items()}
+        entry = spec_cache.SpecEntry(
+            services=f.services,
+            plans={s.name: result.plans[s.name] for s in f.services},
+            items=f.items,
+            files={p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
+            promtool=promtool,
+        )
+        reuse.store(f.key, f.path, f.defaults, entry)
+    if any(f.hit is None for f in spec_files):
+        reuse.store_memo(scenarios.memo())
+    reuse.prune()
 
 
 @dataclass
@@ -235,7 +328,13 @@ def _compile_service(env: Any, service: Service, proven: bool) -> _Compiled:
 
 def _promtool(result: Result) -> None:
     """promtool on every rule file; its complaints name the spec each file came from."""
-    by_file = {conventions.rules_path(s.name): s for s in result.services}
+    # Only the services compiled now: a reused one's rules were accepted by this promtool.
+    by_file = {
+        p: s for s in result.services if (p := conventions.rules_path(s.name)) in result.plain
+    }
+    if not by_file:
+        result.promtool_checked = True
+        return
     with tempfile.TemporaryDirectory(prefix="promspec-check-") as tmp:
         paths: dict[str, Service] = {}
         for rel, service in by_file.items():

@@ -45,11 +45,15 @@ def package_template(name: str) -> str | None:
     return path.read_text("utf-8") if path.is_file() else None
 
 
-def environment(user_templates: Path | None = None) -> jinja2.Environment:
+def environment(
+    user_templates: Path | None = None, bytecode: Path | None = None
+) -> jinja2.Environment:
     """Our templates, optionally overridden file by file from a user directory.
 
     User templates run in Jinja's sandbox; ours alone run without its per-attribute
-    checks, which cost a third of the rendering time.
+    checks, which cost a third of the rendering time. bytecode: a directory where Jinja
+    keeps the compiled templates (checked against each template's source), which saves
+    compiling them in a run that renders only a few services.
     """
     loaders: list[jinja2.BaseLoader] = []
     kind: type[jinja2.Environment] = jinja2.Environment
@@ -64,6 +68,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         # Templates do not change during a run: no freshness check per include/import.
         auto_reload=False,
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode)) if bytecode else None,
     )
     env.filters.update(
         q=lambda s: yaml_json(str(s)),

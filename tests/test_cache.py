@@ -335,8 +335,12 @@ def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
         assert (proc.returncode, out, err) == (0, "promspec: out is up to date (6 files)\n", "")
     (entry,) = entries(project)
     assert cache.load(project / cache.DEFAULT_DIR, entry.stem) is not None
-    leftovers = [p.name for p in (project / cache.DEFAULT_DIR / cache.ENTRIES).iterdir()]
-    assert leftovers == [entry.name]
+    folder = project / cache.DEFAULT_DIR / cache.ENTRIES
+    assert sorted(p.name for p in folder.iterdir()) == sorted([entry.name, "jinja", "specs"])
+    # One entry per spec file and the shapes' memo; no temporary file left behind.
+    spec_entries = sorted(p.name for p in (folder / "specs").iterdir())
+    assert len(spec_entries) == len(list((project / "specs").glob("[!_]*.yaml"))) + 1
+    assert all(n.endswith(".entry") and not n.startswith(".") for n in spec_entries)
 
 
 def test_an_entry_is_not_stored_when_the_inputs_changed_during_the_run(tmp_path: Path) -> None:
@@ -361,7 +365,7 @@ def test_old_entries_are_pruned(tmp_path: Path) -> None:
 
 
 def test_the_command_line_lists_the_formats_the_writers_have() -> None:
-    assert tuple(formats.FORMATS) == conventions.FORMAT_NAMES
+    assert (*formats.FORMATS, *formats.FLEET_FORMATS) == conventions.FORMAT_NAMES
 
 
 def test_the_cache_directory_is_ignored_by_git() -> None:

@@ -1,0 +1,203 @@
+"""Per spec file: what it compiled to, so a run compiles only the spec files that changed.
+
+The run cache (generator/cache.py) answers when nothing changed at all. In a large repo a
+commit changes a few specs, and that is a miss for the whole run; this cache keeps one
+entry per spec file, so such a run compiles those files only and takes the rest as they
+were.
+
+An entry's key is a sha256 over the spec file (name and bytes), its defaults file (name
+and bytes), and everything every service shares: promspec's code, the Python version
+and installed distributions, the templates, the flags, the working directory and out/
+(cache.environment_key). The entry holds the services the file defines, their plans,
+how many SLOs and checks they count, the sha256 of every file of out/ they own, and the
+promtool that accepted their rules (if one did).
+
+- `check` compares out/ against those digests; it never needs the bytes.
+- `generate` needs the bytes: it takes each file from out/ when out/ holds exactly those
+  bytes (read and hashed), and compiles the spec file again otherwise (a file deleted or
+  edited by hand in out/). With promtool on PATH, an entry counts only if that same
+  promtool accepted its rules.
+
+What spans services is computed on every run from the services, cached or not: unique
+names, the run limit, the fleet dashboard, Alertmanager routes. Entries are written only
+after a run succeeded, under a key computed again after compiling (a spec saved mid-run
+is compiled next time). A missing, corrupt or foreign entry is a miss, never an error;
+the entry's first line carries the sha256 of the rest. Entries are pickles: the cache
+is the user's own git-ignored directory (black keeps its cache so too), and the key
+covers promspec's code, so an entry is only ever read by the code that wrote it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator import cache
+from generator.model import Service
+from generator.plan import SLOPlan
+
+FOLDER = f"{cache.ENTRIES}/specs"
+MAGIC = b"promspec-spec-cache"
+KEEP_AT_LEAST = 2048  # entries kept besides those of the last run (other branches)
+
+
+@dataclass
+class SpecEntry:
+    """What one spec file compiled to."""
+
+    services: list[Service]
+    plans: dict[str, list[SLOPlan]]
+    items: int  # SLOs and checks, for the run limit
+    files: dict[str, str]  # path under out/ -> sha256, for every file its services own
+    promtool: str | None = None  # identity of the promtool that accepted the rules
+
+
+@dataclass
+class Hit:
+    entry: SpecEntry
+    files: dict[str, bytes]  # the bytes of entry.files (generate), or {} (check)
+
+
+class SpecCache:
+    """The per-spec cache as one run uses it.
+
+    out: for `generate`, the out/ whose files a hit is taken from (None for `check`,
+    which needs only the digests). promtool: the identity of the promtool the run checks
+    with, or None when it does not run promtool."""
+
+    def __init__(
+        self,
+        folder: Path,
+        environment: str,
+        *,
+        out: Path | None = None,
+        promtool: str | None = None,
+    ) -> None:
+        self.folder = folder / FOLDER
+        self.environment = environment
+        self.out = out
+        self.promtool = promtool
+        self.used: set[str] = set()
+
+    def key(self, spec: Path, defaults: Path | None) -> str | None:
+        try:
+            return cache.spec_key(self.environment, spec, defaults)
+        except OSError:
+            return None  # unreadable: the compile reports it
+
+    def lookup(self, spec: Path, defaults: Path | None) -> Hit | None:
+        key = self.key(spec, defaults)
+        entry = None if key is None else self._load(key)
+        if entry is None or (self.promtool is not None and entry.promtool != self.promtool):
+            return None
+        files = {} if self.out is None else self._from_out(entry.files)
+        if files is None:
+            return None
+        assert key is not None
+        self.used.add(key)
+        with contextlib.suppress(OSError):
+            os.utime(self._path(key))  # recently used: pruned last
+        return Hit(entry, files)
+
+    def _from_out(self, digests: dict[str, str]) -> dict[str, bytes] | None:
+        """The files as out/ holds them, or None unless out/ holds exactly these bytes."""
+        assert self.out is not None
+        files = {}
+        for rel, digest in digests.items():
+            try:
+                content = (self.out / rel).read_bytes()
+            except OSError:
+                return None
+            if hashlib.sha256(content).hexdigest() != digest:
+                return None
+            files[rel] = content
+        return files
+
+    def store(self, key: str, spec: Path, defaults: Path | None, entry: SpecEntry) -> None:
+        """Write the entry atomically, unless the spec or its defaults changed since its
+        key was taken; never raises for a file-system problem."""
+        if self.key(spec, defaults) != key:
+            return
+        existing = self._load(key)
+        if entry.promtool is None and existing is not None and existing.files == entry.files:
+            entry.promtool = existing.promtool  # `check` never runs promtool: keep generate's
+        if self._write(self._path(key), entry):
+            self.used.add(key)
+
+    def jinja_folder(self) -> Path | None:
+        """Where Jinja keeps compiled templates, or None when it cannot be made."""
+        folder = self.folder.parent / "jinja"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        return folder
+
+    def load_memo(self) -> Any:
+        """What earlier runs of the same code and templates learnt (scenarios.memo())."""
+        return self._read(self._memo_path())
+
+    def store_memo(self, memo: Any) -> None:
+        self._write(self._memo_path(), memo)
+
+    def _memo_path(self) -> Path:
+        self.used.add(f"memo-{self.environment}")  # kept by prune()
+        return self.folder / f"memo-{self.environment}.entry"
+
+    def prune(self) -> None:
+        """Keep this run's entries and the newest others (another branch's specs)."""
+        found = []
+        with contextlib.suppress(OSError), os.scandir(self.folder) as entries:
+            for e in entries:
+                if e.name.endswith(".entry") and e.name[: -len(".entry")] not in self.used:
+                    with contextlib.suppress(OSError):
+                        found.append((e.stat().st_mtime_ns, e.path))
+        keep = max(KEEP_AT_LEAST, 2 * len(self.used))
+        for _, path in sorted(found, reverse=True)[keep:]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.entry"
+
+    def _load(self, key: str) -> SpecEntry | None:
+        entry = self._read(self._path(key))
+        return entry if isinstance(entry, SpecEntry) else None
+
+    def _read(self, path: Path) -> Any:
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        head, _, body = raw.partition(b"\n")
+        if head != MAGIC + b" " + cache.sha256(body).encode():
+            return None
+        try:
+            return pickle.loads(body)
+        except Exception:  # an entry from elsewhere: any failure to read it is a miss
+            return None
+
+    def _write(self, path: Path, value: Any) -> bool:
+        """Write atomically; False (never an exception) when the file system refuses."""
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(MAGIC + b" " + cache.sha256(body).encode() + b"\n" + body)
+            os.replace(tmp, path)
+            tmp = None
+            return True
+        except OSError:
+            return False
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

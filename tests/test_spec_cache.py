@@ -1,0 +1,194 @@
+"""The per-spec-file cache (generator/spec_cache.py): a run compiles only the spec files
+that changed, and its output is byte for byte what a full compile writes.
+
+Which services a run compiled is read off `Result.outputs` (it covers only those);
+through the CLI, every output is compared with a `--no-cache` run of the same inputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, run_cli, tree_hashes
+
+from generator import cache, check, pipeline, spec_cache
+from generator.errors import SpecError
+
+sys.path.insert(0, str(ROOT / "bench"))
+from synth import service_name, write_specs
+
+SERVICES = 3
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_specs(tmp_path, SERVICES)
+    monkeypatch.chdir(tmp_path)  # output headers name specs relative to cwd
+    return tmp_path
+
+
+def spec(project: Path, i: int) -> Path:
+    return project / "specs" / f"{service_name(i)}.yaml"
+
+
+def reuse(project: Path, *, take_from: Path | None = None, promtool: str | None = None) -> Any:
+    environment = cache.environment_key(
+        out=project / "out", templates=None, alertmanager=None, flags={}
+    )
+    return spec_cache.SpecCache(
+        project / cache.DEFAULT_DIR, environment, out=take_from, promtool=promtool
+    )
+
+
+def compile_with(project: Path, **kwargs: Any) -> pipeline.Result:
+    return pipeline.compile_specs(
+        [project / "specs"], out=project / "out", use_promtool=False, reuse=reuse(project, **kwargs)
+    )
+
+
+def compiled(result: pipeline.Result) -> list[str]:
+    return [o.service.name for o in result.outputs]
+
+
+def test_only_the_changed_spec_file_is_compiled_and_the_output_is_the_same(
+    project: Path,
+) -> None:
+    assert len(compiled(compile_with(project))) == SERVICES
+    assert compiled(compile_with(project)) == []
+    text = spec(project, 1).read_text().replace("critical: 900", "critical: 800")
+    spec(project, 1).write_text(text)
+    result = compile_with(project)
+    assert compiled(result) == [service_name(1)]
+    full = pipeline.compile_specs([project / "specs"], out=project / "out", use_promtool=False)
+    assert result.digests() == full.digests()
+    assert result.plans == full.plans
+    assert [s.name for s in result.services] == [s.name for s in full.services]
+
+
+def test_a_changed_defaults_file_compiles_every_spec_that_uses_it(project: Path) -> None:
+    compile_with(project)
+    defaults = project / "specs" / "_defaults.yaml"
+    defaults.write_text(defaults.read_text() + "\n# a comment changes the bytes\n")
+    assert len(compiled(compile_with(project))) == SERVICES
+
+
+def test_generate_takes_a_file_from_out_only_when_out_holds_its_exact_bytes(
+    project: Path,
+) -> None:
+    full = compile_with(project, take_from=project / "out")
+    for rel, content in full.files.items():
+        (project / "out" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / "out" / rel).write_bytes(content)
+    again = compile_with(project, take_from=project / "out")
+    assert compiled(again) == [] and again.files == full.files
+    edited = project / "out" / "grafana" / f"{service_name(2)}.json"
+    edited.write_text(edited.read_text() + " ")
+    (project / "out" / "tests" / f"{service_name(0)}.test.yml").unlink()
+    repaired = compile_with(project, take_from=project / "out")
+    assert compiled(repaired) == [service_name(0), service_name(2)]
+    assert repaired.files == full.files
+
+
+def test_an_entry_promtool_did_not_accept_is_not_taken_when_promtool_checks(
+    project: Path,
+) -> None:
+    compile_with(project)  # stored without a promtool verdict
+    identity = "/usr/bin/promtool:1:2"
+    assert len(compiled(compile_with(project, promtool=identity))) == SERVICES
+    # Stored again, with no verdict still (use_promtool=False): never vouched for.
+    assert len(compiled(compile_with(project, promtool=identity))) == SERVICES
+    assert compiled(compile_with(project)) == []
+
+
+def test_promtool_runs_on_the_compiled_files_only(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if check.promtool() is None:
+        pytest.skip("promtool is not installed (make test-setup installs it)")
+    identity = cache.promtool_identity()
+    first = pipeline.compile_specs(
+        [project / "specs"], out=project / "out", reuse=reuse(project, promtool=identity)
+    )
+    assert first.promtool_checked and len(compiled(first)) == SERVICES
+    checked: list[list[str]] = []
+    real = check.check_rules
+    monkeypatch.setattr(
+        check, "check_rules", lambda paths: checked.append([p.name for p in paths]) or real(paths)
+    )
+    spec(project, 0).write_text(spec(project, 0).read_text() + "\n# changed\n")
+    second = pipeline.compile_specs(
+        [project / "specs"], out=project / "out", reuse=reuse(project, promtool=identity)
+    )
+    assert second.promtool_checked and compiled(second) == [service_name(0)]
+    assert checked == [[f"{service_name(0)}.rules.yml"]]
+
+
+def test_problems_across_files_are_found_with_cached_files_too(project: Path) -> None:
+    compile_with(project)
+    copy = project / "specs" / "zz-copy.yaml"
+    shutil.copy(spec(project, 0), copy)
+    with pytest.raises(SpecError) as raised:
+        compile_with(project)
+    [problem] = raised.value.problems
+    assert problem.file.endswith("zz-copy.yaml")
+    assert f"service '{service_name(0)}' is also defined in" in problem.message
+    copy.unlink()
+    spec(project, 2).write_text(
+        spec(project, 2).read_text().replace("objective: 99", "objective: 101")
+    )
+    with pytest.raises(SpecError) as raised:
+        compile_with(project)
+    # Three objectives of that file over 100; no other file is named.
+    assert [p.file for p in raised.value.problems] == [f"specs/{service_name(2)}.yaml"] * 3
+
+
+def test_a_corrupt_or_foreign_entry_is_a_miss(project: Path) -> None:
+    compile_with(project)
+    folder = project / cache.DEFAULT_DIR / spec_cache.FOLDER
+    entries = sorted(p for p in folder.glob("*.entry") if not p.name.startswith("memo-"))
+    assert len(entries) == SERVICES
+    entries[0].write_bytes(entries[0].read_bytes()[:-1])  # truncated
+    entries[1].write_bytes(b"promspec-spec-cache 0\nnot a pickle")
+    assert len(compiled(compile_with(project))) == 2
+    assert compiled(compile_with(project)) == []
+
+
+def test_generate_and_check_through_the_cli_match_a_run_without_cache(project: Path) -> None:
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    spec(project, 1).write_text(
+        spec(project, 1).read_text().replace("warning: 1000", "warning: 900")
+    )
+    stale = run_cli("check", cwd=project)
+    assert stale.returncode == 1
+    assert f"changed: out/prometheus/{service_name(1)}.rules.yml\n" in stale.stderr
+    uncached = run_cli("check", "--no-cache", cwd=project)
+    assert (stale.returncode, stale.stdout, stale.stderr) == (
+        uncached.returncode,
+        uncached.stdout,
+        uncached.stderr,
+    )
+    written = run_cli("generate", "--no-promtool", cwd=project)
+    assert written.returncode == 0, written.stderr
+    with_cache = tree_hashes(project / "out")
+    shutil.rmtree(project / "out")
+    assert run_cli("generate", "--no-promtool", "--no-cache", cwd=project).returncode == 0
+    assert tree_hashes(project / "out") == with_cache
+    assert run_cli("check", cwd=project).returncode == 0
+
+
+def test_fleet_files_cover_every_service_when_one_spec_compiled(project: Path) -> None:
+    flags = ("--no-promtool", "--format", "prometheus,alertmanager")
+    assert run_cli("generate", *flags, cwd=project).returncode == 0
+    spec(project, 2).write_text(spec(project, 2).read_text() + "\n# changed\n")
+    assert run_cli("generate", *flags, cwd=project).returncode == 0
+    routes = (project / "out" / "alertmanager" / "routes.yml").read_text()
+    for i in range(SERVICES):  # routes go by team: service i is team-i's (bench/synth.py)
+        assert f"- name: team-{i}-pager\n" in routes
+    with_cache = tree_hashes(project / "out")  # the fleet dashboard too
+    shutil.rmtree(project / "out")
+    assert run_cli("generate", *flags, "--no-cache", cwd=project).returncode == 0
+    assert tree_hashes(project / "out") == with_cache
