@@ -192,3 +192,29 @@ def test_fleet_files_cover_every_service_when_one_spec_compiled(project: Path) -
     shutil.rmtree(project / "out")
     assert run_cli("generate", *flags, "--no-cache", cwd=project).returncode == 0
     assert tree_hashes(project / "out") == with_cache
+
+
+def test_files_out_already_holds_are_linked_into_the_new_tree_not_rewritten(
+    project: Path,
+) -> None:
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    out = project / "out"
+    before = {p: p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    spec(project, 1).write_text(
+        spec(project, 1).read_text().replace("critical: 900", "critical: 800")
+    )
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    after = {p: p.stat() for p in out.rglob("*") if p.is_file()}
+    assert after.keys() == before.keys()
+    kept = {p.relative_to(out).as_posix() for p in after if after[p].st_ino == before[p]}
+    rewritten = {p.relative_to(out).as_posix() for p in after} - kept
+    name = service_name(1)
+    # The changed service's rules, fast proofs and dashboard (its alert thresholds) are
+    # new; its long proofs (SLO budgets over days) did not change, and are linked too.
+    assert rewritten == {
+        f"prometheus/{name}.rules.yml",
+        f"tests/{name}.test.yml",
+        f"grafana/{name}.json",
+    }
+    assert all(s.st_nlink == 1 for s in after.values())  # the old tree is gone
+    assert not [p for p in project.iterdir() if "promspec-new" in p.name]
