@@ -2,12 +2,16 @@
 
 For 10, 100 and 1,000 synthetic services (bench/synth.py), each measured in fresh
 processes, repeated, median reported:
-- `promspec generate` without promtool, and with it (promtool runs once over all files);
+- `promspec generate` cold (`--no-cache`, into an empty out/), without promtool and with
+  it (promtool runs once over all files);
 - promtool alone over the same files, to show its share;
 - `promspec check` on an up-to-date out/ (the pre-commit path; it never runs promtool),
   compiling (`--no-cache`) and answered from the cache (a hit: nothing changed since the
   last generate);
 - `promspec generate` on an up-to-date out/ with a cache hit (nothing to do);
+- one spec changed (a threshold of the first service, new each repetition), as in a
+  commit: `promspec check` (it finds out/ stale, exit 1), then `promspec generate` with
+  promtool; both compile that spec file only (the per-spec cache);
 - the floor (bench/floor.py): load every spec and write every file promspec writes (rule
   and test files with PyYAML, dashboards with json.dumps).
 Repetitions are interleaved, so the generate/floor ratio is taken under the same load
@@ -34,9 +38,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, PYTHON, machine, median_of, run, save
-from synth import write_specs
+from synth import service_name, write_specs
 
 PROMSPEC = str(Path(PYTHON).parent / "promspec")
+COLD = [PROMSPEC, "generate", "specs", "--no-cache", "--out"]
 TARGETS = {
     "generate_1000_s": 10.0,
     "check_100_s": 1.0,
@@ -89,22 +94,30 @@ def measure_size(services: int, repeat: int) -> dict[str, Any]:
                 "check",
                 "check_cached",
                 "generate_cached",
+                "check_one_changed",
+                "generate_one_changed",
                 "floor",
             )
         }
+        first = specs / f"{service_name(0)}.yaml"
+        original = first.read_text()
         for i in range(repeat):
             for key, cmd in (
-                ("generate", [PROMSPEC, "generate", "specs", "--out", "o1", "--no-promtool"]),
-                ("generate_promtool", [PROMSPEC, "generate", "specs", "--out", "o2"]),
+                ("generate", [*COLD, "o1", "--no-promtool"]),
+                ("generate_promtool", [*COLD, "o2"]),
                 ("check", [PROMSPEC, "check", "specs", "--out", "out", "--no-cache"]),
                 ("check_cached", [PROMSPEC, "check", "specs", "--out", "out"]),
                 ("generate_cached", [PROMSPEC, "generate", "specs", "--out", "out"]),
+                ("check_one_changed", [PROMSPEC, "check", "specs", "--out", "out"]),
+                ("generate_one_changed", [PROMSPEC, "generate", "specs", "--out", "out"]),
                 ("promtool", ["promtool", "check", "rules", *files]),
                 ("floor", [PYTHON, str(BENCH / "floor.py"), str(specs), str(data_file), "o3"]),
             ):
                 for d in ("o1", "o2", "o3"):  # every generate writes a fresh tree
                     shutil.rmtree(root / d, ignore_errors=True)
-                result = run(cmd, cwd=root)
+                if key == "check_one_changed":
+                    first.write_text(original.replace("critical: 900", f"critical: {901 + i}"))
+                result = run(cmd, cwd=root, expect=1 if key == "check_one_changed" else 0)
                 if key == "floor":
                     result["wall_s"] -= float(result["stdout"].split()[-1])
                 runs[key].append(result)
@@ -142,8 +155,12 @@ def main() -> None:
     if "1000" in s:
         verdict["generate_1000_s"] = s["1000"]["generate"]["wall_s"]
         verdict["generate_promtool_1000_s"] = s["1000"]["generate_promtool"]["wall_s"]
+    if "1000" in s:
+        verdict["generate_1000_one_changed_s"] = s["1000"]["generate_one_changed"]["wall_s"]
     if "100" in s:
-        verdict["check_100_s"] = s["100"]["check_cached"]["wall_s"]
+        # The pre-commit path: a commit changed one spec (nothing changed: check_cached).
+        verdict["check_100_s"] = s["100"]["check_one_changed"]["wall_s"]
+        verdict["check_100_cached_s"] = s["100"]["check_cached"]["wall_s"]
         verdict["check_100_uncached_s"] = s["100"]["check"]["wall_s"]
     verdict["ratio_to_floor"] = {n: f["ratio_to_floor"] for n, f in s.items()}
     if "100" in s and "1000" in s:
@@ -163,16 +180,18 @@ def main() -> None:
     path = save("generate", results) if sizes == [10, 100, 1000] else None
     print()
     columns = ("services", "generate", "+promtool", "promtool", "check", "check$", "floor")
-    columns += ("ratio", "gen$")
+    columns += ("ratio", "gen$", "check1", "gen1")
     header = " ".join(f"{c:>9}" for c in (*columns, "ms/svc", "peak MiB"))
     print(header)
     for n, f in s.items():
         seconds = [f[k]["wall_s"] for k in ("generate", "generate_promtool", "promtool")]
         seconds += [f["check"]["wall_s"], f["check_cached"]["wall_s"], f["floor"]["wall_s"]]
         seconds += [f["ratio_to_floor"], f["generate_cached"]["wall_s"]]
+        seconds += [f["check_one_changed"]["wall_s"], f["generate_one_changed"]["wall_s"]]
         seconds += [f["generate"]["ms_per_service"], f["generate"]["peak_rss_mib"]]
         print(f"{n:>9} " + " ".join(f"{v:9.2f}" for v in seconds))
-    print("(check$, gen$: answered from the cache)\n\nCPU seconds (user + system):")
+    print("(check$, gen$: answered from the cache; check1, gen1: one spec changed)")
+    print("\nCPU seconds (user + system):")
     for n, f in s.items():
         print(f"{n:>9} " + "  ".join(f"{k} {f[k]['cpu_s']:.2f}" for k in runs_of(f)))
     print(f"\nsummary: {verdict}")

@@ -48,8 +48,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(cmd: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one fresh process; it must exit 0."""
+def run(cmd: list[str], *, cwd: Path | None = None, expect: int = 0) -> dict[str, Any]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one fresh process; it must exit
+    `expect` (0, or 1 for a `check` that finds out/ stale)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen([TIME, "-f", "%M", *cmd], cwd=cwd, stdout=out, stderr=err)
@@ -59,7 +60,7 @@ def run(cmd: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
+    if proc.returncode != expect:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.strip()[-2000:]}")
     return {
         "wall_s": wall,
