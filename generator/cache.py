@@ -137,7 +137,7 @@ class _Digests:
         self.seen: dict[Path, str] = {}
 
     def __call__(self, path: Path) -> str:
-        resolved = path.resolve()
+        resolved = inputs.real(path)
         if resolved not in self.seen:
             self.seen[resolved] = sha256(resolved.read_bytes())
         return self.seen[resolved]

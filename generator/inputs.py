@@ -9,6 +9,8 @@ files a run reads.
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 
 from generator import conventions
@@ -22,9 +24,21 @@ GENERATED_MARK = conventions.GENERATED_HEADER.split("{", 1)[0].encode()
 def display_path(path: Path) -> str:
     """A stable, machine-independent name for messages and output headers."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return real(path).relative_to(real(Path("."))).as_posix()
     except (ValueError, OSError, RuntimeError):  # outside cwd; a symlink loop
         return path.as_posix()
+
+
+def real(path: Path) -> Path:
+    """path.resolve(), looked up once per process and working directory: a run names
+    every spec several times (cache keys, discovery, messages), and resolving walks
+    every component of the path."""
+    return _real(os.fspath(path), os.getcwd())
+
+
+@lru_cache(maxsize=1 << 16)
+def _real(path: str, cwd: str) -> Path:
+    return Path(path).resolve()
 
 
 def is_spec(path: Path) -> bool:
@@ -49,7 +63,7 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[tuple[Path,
                 rel = p.relative_to(arg).parts
                 if any(part.startswith(".") for part in rel[:-1]):
                     continue
-                if skip and p.resolve().is_relative_to(skip):
+                if skip and real(p).is_relative_to(skip):
                     continue
                 if p.is_file() and is_spec(p) and not _generated(p):
                     found.setdefault(p, arg)
@@ -80,7 +94,7 @@ def _generated(path: Path) -> bool:
 def find_defaults(spec: Path, root: Path) -> Path | None:
     """The nearest _defaults.yaml from the spec's directory up to the root it was found
     under."""
-    here, stop = spec.resolve().parent, root.resolve()
+    here, stop = real(spec).parent, real(root)
     while True:
         for name in DEFAULTS_NAMES:
             if (here / name).is_file():
