@@ -23,6 +23,7 @@ from generator import (
     plan,
     proofs,
     render,
+    rulesim,
     scenarios,
     spec_cache,
 )
@@ -208,7 +209,7 @@ def compile_specs(
     the services compiled now)."""
     options = options or formats.Options()
     if reuse is not None:
-        scenarios.restore(reuse.load_memo())
+        _restore_memo(reuse.load_memo())
     with parallel.few_collections():
         spec_files = _build_files(paths, defaults_file, out, reuse)
         result = Result(services=[s for f in spec_files for s in f.services])
@@ -261,6 +262,14 @@ def compile_specs(
     return result
 
 
+def _restore_memo(saved: Any) -> None:
+    """What earlier runs learnt by shape: SLO burn scenarios, check simulations and
+    solver answers (pure functions of the shape, kept per code version)."""
+    if isinstance(saved, dict):
+        scenarios.restore(saved.get("slo"))
+        rulesim.restore(saved.get("checks"))
+
+
 def _remember(
     reuse: spec_cache.SpecCache,
     spec_files: list[_SpecFile],
@@ -282,7 +291,7 @@ def _remember(
         )
         reuse.store(f.key, f.path, f.defaults, entry)
     if any(f.hit is None for f in spec_files):
-        reuse.store_memo(scenarios.memo())
+        reuse.store_memo({"slo": scenarios.memo(), "checks": rulesim.memo()})
     reuse.prune()
 
 
