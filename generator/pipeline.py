@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -205,8 +205,8 @@ def compile_specs(
     reuse: spec_cache.SpecCache | None = None,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
-    from it, and only the others compiled (their `outputs` and `plain` then cover only
-    the services compiled now)."""
+    from it, and only the others compiled: `outputs` then covers only the services
+    compiled now, and `plain` those and the reused ones whose rules promtool must see."""
     options = options or formats.Options()
     if reuse is not None:
         _restore_memo(reuse.load_memo())
@@ -239,6 +239,7 @@ def compile_specs(
             plans.update(f.hit.entry.plans)
             result.files.update(f.hit.files)
             result.reused.update(f.hit.entry.files)
+            result.plain.update({p: f.hit.files[p] for p in f.hit.unproven})
     for files in owned.values():
         result.files.update(files)
     result.plans = {s.name: plans[s.name] for s in result.services}
@@ -279,6 +280,9 @@ def _remember(
     """Store what each spec file compiled to now (the run succeeded)."""
     promtool = reuse.promtool if result.promtool_checked else None
     for f in spec_files:
+        if f.hit is not None and f.hit.unproven and promtool is not None:
+            proven = replace(f.hit.entry, promtool=promtool)
+            reuse.store(f.hit.key, f.path, f.defaults, proven)
         if f.hit is not None or f.key is None:
             continue
         files = {p: c for s in f.services for p, c in owned[s.name].items()}
@@ -337,7 +341,7 @@ def _compile_service(env: Any, service: Service, proven: bool) -> _Compiled:
 
 def _promtool(result: Result) -> None:
     """promtool on every rule file; its complaints name the spec each file came from."""
-    # Only the services compiled now: a reused one's rules were accepted by this promtool.
+    # The services compiled now, and reused ones this promtool has not accepted yet.
     by_file = {
         p: s for s in result.services if (p := conventions.rules_path(s.name)) in result.plain
     }

@@ -15,8 +15,9 @@ promtool that accepted their rules (if one did).
 - `check` compares out/ against those digests; it never needs the bytes.
 - `generate` needs the bytes: it takes each file from out/ when out/ holds exactly those
   bytes (read and hashed), and compiles the spec file again otherwise (a file deleted or
-  edited by hand in out/). With promtool on PATH, an entry counts only if that same
-  promtool accepted its rules.
+  edited by hand in out/). With promtool on PATH, an entry that this promtool has not
+  accepted (`check` stored it, or another promtool) has its plain rule files from out/
+  checked in the run, and stores the verdict; without those files, it is compiled.
 
 What spans services is computed on every run from the services, cached or not: unique
 names, the run limit, the fleet dashboard, Alertmanager routes. Entries are written only
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import cache
+from generator import cache, conventions
 from generator.model import Service
 from generator.plan import SLOPlan
 
@@ -62,6 +63,10 @@ class SpecEntry:
 class Hit:
     entry: SpecEntry
     files: dict[str, bytes]  # the bytes of entry.files (generate), or {} (check)
+    key: str = ""
+    # The run's promtool has not accepted these rules yet (an entry `check` stored):
+    # the run checks the plain rule files among `files`, and stores the verdict.
+    unproven: tuple[str, ...] = ()
 
 
 class SpecCache:
@@ -94,16 +99,20 @@ class SpecCache:
     def lookup(self, spec: Path, defaults: Path | None) -> Hit | None:
         key = self.key(spec, defaults)
         entry = None if key is None else self._load(key)
-        if entry is None or (self.promtool is not None and entry.promtool != self.promtool):
+        if entry is None or key is None:
             return None
+        unproven: tuple[str, ...] = ()
+        if self.promtool is not None and entry.promtool != self.promtool:
+            unproven = tuple(conventions.rules_path(s.name) for s in entry.services)
+            if self.out is None or not set(unproven) <= entry.files.keys():
+                return None  # no plain rule file in out/ to check: compile
         files = {} if self.out is None else self._from_out(entry.files)
         if files is None:
             return None
-        assert key is not None
         self.used.add(key)
         with contextlib.suppress(OSError):
             os.utime(self._path(key))  # recently used: pruned last
-        return Hit(entry, files)
+        return Hit(entry, files, key, unproven)
 
     def _from_out(self, digests: dict[str, str]) -> dict[str, bytes] | None:
         """The files as out/ holds them, or None unless out/ holds exactly these bytes."""

@@ -93,15 +93,40 @@ def test_generate_takes_a_file_from_out_only_when_out_holds_its_exact_bytes(
     assert repaired.files == full.files
 
 
-def test_an_entry_promtool_did_not_accept_is_not_taken_when_promtool_checks(
-    project: Path,
+def test_an_entry_promtool_did_not_accept_has_its_rules_checked_from_out(
+    project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compile_with(project)  # stored without a promtool verdict
-    identity = "/usr/bin/promtool:1:2"
+    """`check` stores entries without a promtool verdict; the next `generate` checks
+    their rule files from out/ instead of compiling, and stores the verdict."""
+    if check.promtool() is None:
+        pytest.skip("promtool is not installed (make test-setup installs it)")
+    identity = cache.promtool_identity()
+    out = project / "out"
+    full = compile_with(project)  # as `check` does: no promtool verdict stored
+    # Without out/ to check the rules from, such an entry is compiled again.
     assert len(compiled(compile_with(project, promtool=identity))) == SERVICES
-    # Stored again, with no verdict still (use_promtool=False): never vouched for.
-    assert len(compiled(compile_with(project, promtool=identity))) == SERVICES
-    assert compiled(compile_with(project)) == []
+    for rel, content in full.files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(content)
+    compile_with(project)  # entries without a verdict again
+    checked: list[list[str]] = []
+    real = check.check_rules
+    monkeypatch.setattr(
+        check, "check_rules", lambda paths: checked.append([p.name for p in paths]) or real(paths)
+    )
+
+    def generate() -> pipeline.Result:
+        return pipeline.compile_specs(
+            [project / "specs"], out=out, reuse=reuse(project, take_from=out, promtool=identity)
+        )
+
+    first = generate()
+    assert compiled(first) == [] and first.promtool_checked and first.files == full.files
+    assert [sorted(c) for c in checked] == [
+        sorted(f"{service_name(i)}.rules.yml" for i in range(SERVICES))
+    ]
+    second = generate()  # the verdict was stored: nothing left to check
+    assert compiled(second) == [] and second.promtool_checked and len(checked) == 1
 
 
 def test_promtool_runs_on_the_compiled_files_only(
