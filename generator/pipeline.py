@@ -132,7 +132,8 @@ def _build_files(
         if hit is not None:
             items += hit.entry.items
             if items > MAX_ITEMS_PER_RUN:
-                raise SpecError([hit.entry.services[0].origin.problem(_too_many(items))])
+                shown = display_path(spec)
+                raise SpecError([Problem(shown, 1, 1, "", _too_many(items))])
             unit = _SpecFile(spec, org_path, [], hit.entry.items, hit=hit)
             built = hit.entry.services
         else:

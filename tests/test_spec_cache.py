@@ -243,3 +243,16 @@ def test_files_out_already_holds_are_linked_into_the_new_tree_not_rewritten(
     }
     assert all(s.st_nlink == 1 for s in after.values())  # the old tree is gone
     assert not [p for p in project.iterdir() if "promspec-new" in p.name]
+
+
+def test_the_run_limit_counts_cached_files_too(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compile_with(project)
+    per_service = 12  # 4 SLOs, 6 thresholds, 2 capacity checks (bench/synth.py)
+    monkeypatch.setattr(pipeline, "MAX_ITEMS_PER_RUN", 2 * per_service + 1)
+    with pytest.raises(SpecError) as raised:
+        compile_with(project)  # every file from the cache
+    [problem] = raised.value.problems
+    assert (problem.file, problem.line) == (f"specs/{service_name(2)}.yaml", 1)
+    assert f"ask for {3 * per_service} SLOs and checks, over the limit of" in problem.message
