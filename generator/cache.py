@@ -130,8 +130,8 @@ def _distributions() -> list[str]:
     return sorted(names)
 
 
-class _Digests:
-    """sha256 of each file's bytes, read once per run."""
+class Digests:
+    """sha256 of each file's bytes, read once per instance (one pass over the inputs)."""
 
     def __init__(self) -> None:
         self.seen: dict[Path, str] = {}
@@ -147,7 +147,7 @@ class _Digests:
 
 
 def _environment(
-    digest: _Digests,
+    digest: Digests,
     *,
     out: Path,
     templates: Path | None,
@@ -186,7 +186,7 @@ def run_key(
 ) -> str:
     """The key of a run; raises OSError or SpecError when its inputs cannot be read (the
     compile then reports it as it always does)."""
-    digest = _Digests()
+    digest = Digests()
     spec_files = []
     for spec, root in inputs.discover(specs, out):
         org = defaults or inputs.find_defaults(spec, root)
@@ -205,14 +205,14 @@ def environment_key(
 ) -> str:
     """The part of every spec file's key (generator/spec_cache.py) that all share."""
     recipe = _environment(
-        _Digests(), out=out, templates=templates, alertmanager=alertmanager, flags=flags
+        Digests(), out=out, templates=templates, alertmanager=alertmanager, flags=flags
     )
     return _hash_recipe(recipe)
 
 
-def spec_key(environment: str, spec: Path, defaults: Path | None) -> str:
-    """The key of one spec file's entry: the shared part, the spec and its defaults file."""
-    digest = _Digests()
+def spec_key(environment: str, spec: Path, defaults: Path | None, digest: Digests) -> str:
+    """The key of one spec file's entry: the shared part, the spec and its defaults file
+    (a defaults file many specs share is read once per `digest`)."""
     return _hash_recipe([environment, digest.named(spec), digest.named(defaults)])
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +19,9 @@ from generator import __version__, cache
 from generator.cli_formats import FormatFlags, format_options
 from generator.cli_output import Reporter, habits
 from generator.errors import EXIT_INVALID, EXIT_USAGE, SpecError
+
+if TYPE_CHECKING:  # imported on a miss only: a cache hit never loads the compiler
+    from generator import spec_cache
 
 # The compiler (pipeline, and Jinja, jsonschema, YAML and the Grafana SDK behind it) is
 # imported inside the commands that compile: `check` with a cache hit never needs it, and
@@ -109,11 +112,11 @@ def _spec_cache(
     *,
     take_from: Path | None,
     promtool: str | None,
-) -> Any:
+) -> spec_cache.SpecCache | None:
     """The per-spec-file cache (generator/spec_cache.py), or None when it cannot be used.
 
     take_from: the out/ whose files a hit is read from (generate); None to need only
-    their digests (check, validate)."""
+    their digests (check)."""
     if cache_dir is None or cache.overlaps(cache_dir, out):
         return None
     from generator import spec_cache

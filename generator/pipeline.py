@@ -6,7 +6,6 @@ every stage succeeded.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from typing import Any
 
 from generator import (
     alertmanager,
+    cache,
     check,
     conventions,
     dashboards,
@@ -62,9 +62,7 @@ class Result:
 
     def digests(self) -> dict[str, str]:
         """sha256 of every file out/ must hold."""
-        found = {path: hashlib.sha256(content).hexdigest() for path, content in self.files.items()}
-        found.update(self.reused)
-        return found
+        return {**cache.hash_files(self.files), **self.reused}
 
 
 class _DefaultsCache:
@@ -128,7 +126,7 @@ def _build_files(
     items = 0
     for spec, root in discover(paths, exclude):
         org_path = defaults_file or find_defaults(spec, root)
-        hit = reuse.lookup(spec, org_path) if reuse else None
+        key, hit = reuse.lookup(spec, org_path) if reuse else (None, None)
         if hit is not None:
             items += hit.entry.items
             if items > MAX_ITEMS_PER_RUN:
@@ -137,7 +135,6 @@ def _build_files(
             unit = _SpecFile(spec, org_path, [], hit.entry.items, hit=hit)
             built = hit.entry.services
         else:
-            key = reuse.key(spec, org_path) if reuse else None
             unit = _SpecFile(spec, org_path, [], 0, key=key)
             try:
                 docs = load_file(spec)
@@ -291,7 +288,7 @@ def _remember(
             services=f.services,
             plans={s.name: result.plans[s.name] for s in f.services},
             items=f.items,
-            files={p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
+            files=cache.hash_files(files),
             promtool=promtool,
         )
         reuse.store(f.key, f.path, f.defaults, entry)

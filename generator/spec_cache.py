@@ -31,7 +31,6 @@ covers promspec's code, so an entry is only ever read by the code that wrote it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 import tempfile
@@ -89,30 +88,35 @@ class SpecCache:
         self.out = out
         self.promtool = promtool
         self.used: set[str] = set()
+        # Digests for the lookups, so a defaults file is read once; store() reads afresh.
+        self._lookups = cache.Digests()
 
-    def key(self, spec: Path, defaults: Path | None) -> str | None:
+    def key(
+        self, spec: Path, defaults: Path | None, digest: cache.Digests | None = None
+    ) -> str | None:
         try:
-            return cache.spec_key(self.environment, spec, defaults)
+            return cache.spec_key(self.environment, spec, defaults, digest or cache.Digests())
         except OSError:
             return None  # unreadable: the compile reports it
 
-    def lookup(self, spec: Path, defaults: Path | None) -> Hit | None:
-        key = self.key(spec, defaults)
+    def lookup(self, spec: Path, defaults: Path | None) -> tuple[str | None, Hit | None]:
+        """The spec file's key (None: unreadable) and its entry, if one can be taken."""
+        key = self.key(spec, defaults, self._lookups)
         entry = None if key is None else self._load(key)
         if entry is None or key is None:
-            return None
+            return key, None
         unproven: tuple[str, ...] = ()
         if self.promtool is not None and entry.promtool != self.promtool:
             unproven = tuple(conventions.rules_path(s.name) for s in entry.services)
             if self.out is None or not set(unproven) <= entry.files.keys():
-                return None  # no plain rule file in out/ to check: compile
+                return key, None  # no plain rule file in out/ to check: compile
         files = {} if self.out is None else self._from_out(entry.files)
         if files is None:
-            return None
+            return key, None
         self.used.add(key)
         with contextlib.suppress(OSError):
             os.utime(self._path(key))  # recently used: pruned last
-        return Hit(entry, files, key, unproven)
+        return key, Hit(entry, files, key, unproven)
 
     def _from_out(self, digests: dict[str, str]) -> dict[str, bytes] | None:
         """The files as out/ holds them, or None unless out/ holds exactly these bytes."""
@@ -123,7 +127,7 @@ class SpecCache:
                 content = (self.out / rel).read_bytes()
             except OSError:
                 return None
-            if hashlib.sha256(content).hexdigest() != digest:
+            if cache.sha256(content) != digest:
                 return None
             files[rel] = content
         return files
