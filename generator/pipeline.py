@@ -66,12 +66,10 @@ class Result:
 
 
 class _DefaultsCache:
-    def __init__(self, explicit: Path | None) -> None:
-        self.explicit = explicit
-        self.cache: dict[Path | None, dict[str, Any]] = {}
+    """Each defaults file loaded and validated once per run, however many specs use it."""
 
-    def for_spec(self, spec: Path, root: Path) -> dict[str, Any]:
-        return self.get(self.explicit or find_defaults(spec, root))
+    def __init__(self) -> None:
+        self.cache: dict[Path | None, dict[str, Any]] = {}
 
     def get(self, path: Path | None) -> dict[str, Any]:
         if path not in self.cache:
@@ -102,7 +100,7 @@ class _SpecFile:
     defaults: Path | None
     services: list[Service]
     items: int
-    key: str | None = None  # its spec-cache key, when the run has a spec cache
+    key: str | None = None  # its spec-cache key (None: no spec cache, or unreadable)
     hit: spec_cache.Hit | None = None
 
 
@@ -122,7 +120,7 @@ def _build_files(
     problems: list[Problem] = []
     found: list[_SpecFile] = []
     seen: dict[str, str] = {}
-    defaults = _DefaultsCache(defaults_file)
+    defaults = _DefaultsCache()
     items = 0
     for spec, root in discover(paths, exclude):
         org_path = defaults_file or find_defaults(spec, root)
@@ -132,7 +130,7 @@ def _build_files(
             if items > MAX_ITEMS_PER_RUN:
                 shown = display_path(spec)
                 raise SpecError([Problem(shown, 1, 1, "", _too_many(items))])
-            unit = _SpecFile(spec, org_path, [], hit.entry.items, hit=hit)
+            unit = _SpecFile(spec, org_path, [], hit.entry.items, key=key, hit=hit)
             built = hit.entry.services
         else:
             unit = _SpecFile(spec, org_path, [], 0, key=key)
@@ -278,10 +276,12 @@ def _remember(
     """Store what each spec file compiled to now (the run succeeded)."""
     promtool = reuse.promtool if result.promtool_checked else None
     for f in spec_files:
+        if f.key is None:
+            continue
         if f.hit is not None and f.hit.unproven and promtool is not None:
             proven = replace(f.hit.entry, promtool=promtool)
-            reuse.store(f.hit.key, f.path, f.defaults, proven)
-        if f.hit is not None or f.key is None:
+            reuse.store(f.key, f.path, f.defaults, proven)
+        if f.hit is not None:
             continue
         files = {p: c for s in f.services for p, c in owned[s.name].items()}
         entry = spec_cache.SpecEntry(

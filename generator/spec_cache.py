@@ -62,7 +62,6 @@ class SpecEntry:
 class Hit:
     entry: SpecEntry
     files: dict[str, bytes]  # the bytes of entry.files (generate), or {} (check)
-    key: str = ""
     # The run's promtool has not accepted these rules yet (an entry `check` stored):
     # the run checks the plain rule files among `files`, and stores the verdict.
     unproven: tuple[str, ...] = ()
@@ -116,7 +115,7 @@ class SpecCache:
         self.used.add(key)
         with contextlib.suppress(OSError):
             os.utime(self._path(key))  # recently used: pruned last
-        return key, Hit(entry, files, key, unproven)
+        return key, Hit(entry, files, unproven)
 
     def _from_out(self, digests: dict[str, str]) -> dict[str, bytes] | None:
         """The files as out/ holds them, or None unless out/ holds exactly these bytes."""
