@@ -80,7 +80,7 @@ def hash_files(files: dict[str, bytes]) -> dict[str, str]:
 
 
 def hash_tree(root: Path) -> dict[str, str]:
-    """path -> sha256 of every file under root (the files `write.read_tree` reads)."""
+    """path -> sha256 of every file under root, read one at a time."""
     return {rel: sha256(p.read_bytes()) for rel, p in inputs.tree_files(root)}
 
 

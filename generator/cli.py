@@ -231,7 +231,7 @@ def generate(
         reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
     for warning in result.warnings:
         reporter.warning(warning)
-    changed = write.write_tree(out, result.files)
+    changed = write.write_tree(out, result.files, result.kept)
     run_cache.store(
         cache.Entry(
             result.digests(),
@@ -242,9 +242,9 @@ def generate(
     )
     state = "written" if changed else "unchanged"
     reporter.summary(
-        f"promspec: {len(result.services)} services, {len(result.files)} files {state} in {out}",
+        f"promspec: {len(result.services)} services, {len(result.paths())} files {state} in {out}",
         services=len(result.services),
-        files=sorted(result.files),
+        files=result.paths(),
         changed=changed,
         out=str(out),
         promtool_checked=result.promtool_checked,

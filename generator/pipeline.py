@@ -26,6 +26,7 @@ from generator import (
     rulesim,
     scenarios,
     spec_cache,
+    write,
 )
 from generator import dashboards_overview as overview
 from generator.build import Builder
@@ -56,13 +57,18 @@ class Result:
     outputs: list[formats.ServiceOutput] = field(default_factory=list)
     plain: dict[str, bytes] = field(default_factory=dict)  # plain rule files, for promtool
     warnings: list[str] = field(default_factory=list)
-    # Files of services taken from the spec cache: their sha256 (their bytes are in
-    # `files` for generate, and not read at all for check).
+    # Files of services taken from the spec cache, not in `files`: their sha256, and
+    # for generate the files of out/ that hold them, for `write` to keep.
     reused: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, write.Kept] = field(default_factory=dict)
 
     def digests(self) -> dict[str, str]:
         """sha256 of every file out/ must hold."""
         return {**cache.hash_files(self.files), **self.reused}
+
+    def paths(self) -> list[str]:
+        """Every file out/ must hold, sorted."""
+        return sorted({*self.files, *self.reused})
 
 
 class _DefaultsCache:
@@ -233,9 +239,9 @@ def compile_specs(
     for f in spec_files:
         if f.hit is not None:
             plans.update(f.hit.entry.plans)
-            result.files.update(f.hit.files)
+            result.kept.update(f.hit.kept)
             result.reused.update(f.hit.entry.files)
-            result.plain.update({p: f.hit.files[p] for p in f.hit.unproven})
+            result.plain.update(f.hit.unproven)
     for files in owned.values():
         result.files.update(files)
     result.plans = {s.name: plans[s.name] for s in result.services}

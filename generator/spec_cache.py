@@ -13,11 +13,12 @@ how many SLOs and checks they count, the sha256 of every file of out/ they own, 
 promtool that accepted their rules (if one did).
 
 - `check` compares out/ against those digests; it never needs the bytes.
-- `generate` needs the bytes: it takes each file from out/ when out/ holds exactly those
-  bytes (read and hashed), and compiles the spec file again otherwise (a file deleted or
-  edited by hand in out/). With promtool on PATH, an entry that this promtool has not
-  accepted (`check` stored it, or another promtool) has its plain rule files from out/
-  checked in the run, and stores the verdict; without those files, it is compiled.
+- `generate` keeps each file in out/ when out/ holds exactly those bytes (read and
+  hashed, not held: `write` links it into the new tree), and compiles the spec file
+  again otherwise (a file deleted or edited by hand in out/). With promtool on PATH, an
+  entry that this promtool has not accepted (`check` stored it, or another promtool) has
+  its plain rule files from out/ checked in the run, and stores the verdict; without
+  those files, it is compiled.
 
 What spans services is computed on every run from the services, cached or not: unique
 names, the run limit, the fleet dashboard, Alertmanager routes. Entries are written only
@@ -34,11 +35,11 @@ import contextlib
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import cache, conventions
+from generator import cache, conventions, write
 from generator.model import Service
 from generator.plan import SLOPlan
 
@@ -61,10 +62,10 @@ class SpecEntry:
 @dataclass
 class Hit:
     entry: SpecEntry
-    files: dict[str, bytes]  # the bytes of entry.files (generate), or {} (check)
+    kept: dict[str, write.Kept]  # entry.files as out/ holds them (generate), or {} (check)
     # The run's promtool has not accepted these rules yet (an entry `check` stored):
-    # the run checks the plain rule files among `files`, and stores the verdict.
-    unproven: tuple[str, ...] = ()
+    # the plain rule files, as out/ holds them, for the run to check and store the verdict.
+    unproven: dict[str, bytes] = field(default_factory=dict)
 
 
 class SpecCache:
@@ -104,32 +105,32 @@ class SpecCache:
         entry = None if key is None else self._load(key)
         if entry is None or key is None:
             return key, None
-        unproven: tuple[str, ...] = ()
+        unproven: dict[str, bytes] = {}
         if self.promtool is not None and entry.promtool != self.promtool:
-            unproven = tuple(conventions.rules_path(s.name) for s in entry.services)
-            if self.out is None or not set(unproven) <= entry.files.keys():
+            rules = [conventions.rules_path(s.name) for s in entry.services]
+            if self.out is None or not set(rules) <= entry.files.keys():
                 return key, None  # no plain rule file in out/ to check: compile
-        files = {} if self.out is None else self._from_out(entry.files)
-        if files is None:
+            try:
+                unproven = {rel: (self.out / rel).read_bytes() for rel in rules}
+            except OSError:
+                return key, None
+        kept = {} if self.out is None else self._from_out(entry.files)
+        if kept is None or any(cache.sha256(c) != entry.files[r] for r, c in unproven.items()):
             return key, None
         self.used.add(key)
         with contextlib.suppress(OSError):
             os.utime(self._path(key))  # recently used: pruned last
-        return key, Hit(entry, files, unproven)
+        return key, Hit(entry, kept, unproven)
 
-    def _from_out(self, digests: dict[str, str]) -> dict[str, bytes] | None:
-        """The files as out/ holds them, or None unless out/ holds exactly these bytes."""
+    def _from_out(self, digests: dict[str, str]) -> dict[str, write.Kept] | None:
+        """The files to keep, or None unless out/ holds exactly these bytes."""
         assert self.out is not None
-        files = {}
+        kept = {}
         for rel, digest in digests.items():
-            try:
-                content = (self.out / rel).read_bytes()
-            except OSError:
+            if (k := write.keep(self.out / rel, digest)) is None:
                 return None
-            if cache.sha256(content) != digest:
-                return None
-            files[rel] = content
-        return files
+            kept[rel] = k
+        return kept
 
     def store(self, key: str, spec: Path, defaults: Path | None, entry: SpecEntry) -> None:
         """Write the entry atomically, unless the spec or its defaults changed since its

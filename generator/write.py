@@ -15,9 +15,11 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from generator import cache
 from generator.conventions import DASHBOARD_TAG, OUT_FOLDERS
 from generator.errors import OutputError
 from generator.inputs import tree_files
@@ -40,8 +42,47 @@ def locked(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_tree(root: Path) -> dict[str, bytes]:
-    return {rel: p.read_bytes() for rel, p in tree_files(root)}
+@dataclass(frozen=True)
+class Kept:
+    """A file of out/ the new tree keeps as it is (a service taken from the spec cache):
+    its sha256, and its stat when it was read, so the write need not read it again."""
+
+    digest: str
+    stat: tuple[int, int, int, int, int]  # device, inode, size, mtime and ctime (ns)
+
+
+def _stat_of(path: Path) -> tuple[int, int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def keep(path: Path, digest: str) -> Kept | None:
+    """The file to keep, or None unless it holds exactly the bytes of `digest`."""
+    try:
+        stat = _stat_of(path)
+        content = path.read_bytes()
+    except OSError:
+        return None
+    # The stat before the read: a write after it shows as a change when the file is kept.
+    return Kept(digest, stat) if cache.sha256(content) == digest else None
+
+
+def _still_kept(path: Path, kept: Kept) -> bool:
+    """The file holds the kept bytes yet: its stat is unchanged, or its bytes are."""
+    try:
+        if _stat_of(path) == kept.stat:
+            return True
+        return cache.sha256(path.read_bytes()) == kept.digest
+    except OSError:
+        return False
+
+
+def _same(path: Path, content: bytes) -> bool:
+    """The file holds exactly `content` (the size first: most changed files differ in it)."""
+    try:
+        return path.stat().st_size == len(content) and path.read_bytes() == content
+    except OSError:
+        return False
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -65,25 +106,28 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _fill(root: Path, files: dict[str, bytes], out: Path, current: dict[str, bytes]) -> None:
+def _fill(
+    root: Path, files: dict[str, bytes], kept: Iterable[str], out: Path, same: set[str]
+) -> None:
     """Write every file and wait until it is on disk (before the swap makes it visible).
 
-    A file out/ already holds with the same bytes is hard-linked instead: one changed
-    spec of 1,000 rewrote hundreds of megabytes. The old tree is deleted after the swap,
-    so each such file keeps one name, in the new tree.
+    A file out/ already holds with the same bytes (`same`, and every kept file) is
+    hard-linked instead: one changed spec of 1,000 rewrote hundreds of megabytes. The old
+    tree is deleted after the swap, so each such file keeps one name, in the new tree.
     fsync waits for the disk, not the CPU: one file after the other, 1,000 files took
     several seconds; from many threads the file system commits them together."""
     from concurrent.futures import ThreadPoolExecutor
 
-    for rel in files:
+    kept = sorted(kept)
+    for rel in [*files, *kept]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    fresh = []
-    for rel in sorted(files):
-        if current.get(rel) == files[rel] and _link(out / rel, root / rel):
-            continue
-        fresh.append(rel)
+    fresh = [rel for rel in sorted(files) if rel not in same or not _link(out / rel, root / rel)]
+    # A kept file is copied where it cannot be linked; its bytes were checked under the lock.
+    copies = [rel for rel in kept if not _link(out / rel, root / rel)]
+    paths = [root / rel for rel in [*fresh, *copies]]
+    contents = ([files[r] for r in fresh], ((out / r).read_bytes() for r in copies))
     with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
-        list(pool.map(_write_durably, [root / rel for rel in fresh], [files[r] for r in fresh]))
+        list(pool.map(_write_durably, paths, (c for part in contents for c in part)))
 
 
 def _link(source: Path, target: Path) -> bool:
@@ -123,14 +167,14 @@ def _ours(content: bytes) -> bool:
     return isinstance(data, dict) and DASHBOARD_TAG in (data.get("tags") or [])
 
 
-def _refuse_foreign(out: Path, current: dict[str, bytes]) -> None:
+def _refuse_foreign(out: Path, current: list[str]) -> None:
     """--out is replaced as a whole, stale and hand-edited outputs included; never a
     directory that is not promspec's (`--out docs` must not delete the docs): one with a
     file outside promspec's layout, or none of whose files promspec wrote."""
     foreign = sorted(
         rel for rel in current if rel.count("/") != 1 or rel.split("/")[0] not in OUT_FOLDERS
     )
-    if not foreign and current and not any(_ours(c) for c in current.values()):
+    if not foreign and current and not any(_ours((out / rel).read_bytes()) for rel in current):
         foreign = sorted(current)
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
@@ -140,21 +184,30 @@ def _refuse_foreign(out: Path, current: dict[str, bytes]) -> None:
         )
 
 
-def write_tree(out: Path, files: dict[str, bytes]) -> bool:
-    """Make out/ hold exactly `files`; False when it already did (nothing touched)."""
+def write_tree(out: Path, files: dict[str, bytes], kept: dict[str, Kept] | None = None) -> bool:
+    """Make out/ hold exactly `files` and the `kept` files it holds now; False when it
+    already did (nothing touched). Files are compared one at a time, never all held."""
+    kept = kept or {}
     if out.is_symlink():
         out = out.resolve()  # replace the directory it names; the link stays
     out.parent.mkdir(parents=True, exist_ok=True)
     with locked(out):
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(f"{out} exists and is not a directory")
-        current = read_tree(out)
-        if current == files:
+        current = [rel for rel, _ in tree_files(out)]
+        for rel, k in sorted(kept.items()):
+            if not _still_kept(out / rel, k):
+                raise OutputError(
+                    f"{out / rel} changed while promspec ran (edited, or written by another "
+                    "run): run `promspec generate` again"
+                )
+        same = {rel for rel in current if rel in files and _same(out / rel, files[rel])}
+        if set(current) == files.keys() | kept.keys() and same == files.keys():
             return False
         _refuse_foreign(out, current)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.promspec-new-", dir=out.parent))
         try:
-            _fill(staging, files, out, current)
+            _fill(staging, files, kept, out, same)
             staging.chmod(0o755)
             _pause_for_tests()
             if not out.exists():

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from conftest import ROOT, run_cli, tree_hashes
 
-from generator import cache, check, pipeline, spec_cache
-from generator.errors import SpecError
+from generator import cache, check, pipeline, spec_cache, write
+from generator.errors import OutputError, SpecError
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import service_name, write_specs
@@ -48,6 +48,11 @@ def compile_with(project: Path, **kwargs: Any) -> pipeline.Result:
     return pipeline.compile_specs(
         [project / "specs"], out=project / "out", use_promtool=False, reuse=reuse(project, **kwargs)
     )
+
+
+def owners(paths: Any) -> set[str]:
+    """The services (or fleet files) paths under out/ belong to."""
+    return {rel.split("/")[1].split(".")[0] for rel in paths}
 
 
 def compiled(result: pipeline.Result) -> list[str]:
@@ -84,13 +89,18 @@ def test_generate_takes_a_file_from_out_only_when_out_holds_its_exact_bytes(
         (project / "out" / rel).parent.mkdir(parents=True, exist_ok=True)
         (project / "out" / rel).write_bytes(content)
     again = compile_with(project, take_from=project / "out")
-    assert compiled(again) == [] and again.files == full.files
+    assert compiled(again) == [] and again.digests() == full.digests()
+    # Every service's file is kept in out/, not read into the run: only the fleet's are new.
+    assert owners(again.kept) == {service_name(i) for i in range(SERVICES)}
+    assert sorted(again.kept) == sorted(again.reused) == sorted(set(full.files) - set(again.files))
+    assert owners(again.files) == {"overview", "provisioning"}
     edited = project / "out" / "grafana" / f"{service_name(2)}.json"
     edited.write_text(edited.read_text() + " ")
     (project / "out" / "tests" / f"{service_name(0)}.test.yml").unlink()
     repaired = compile_with(project, take_from=project / "out")
     assert compiled(repaired) == [service_name(0), service_name(2)]
-    assert repaired.files == full.files
+    assert repaired.digests() == full.digests()
+    assert owners(repaired.kept) == {service_name(1)}
 
 
 def test_an_entry_promtool_did_not_accept_has_its_rules_checked_from_out(
@@ -121,7 +131,8 @@ def test_an_entry_promtool_did_not_accept_has_its_rules_checked_from_out(
         )
 
     first = generate()
-    assert compiled(first) == [] and first.promtool_checked and first.files == full.files
+    assert compiled(first) == [] and first.promtool_checked
+    assert first.digests() == full.digests()
     assert [sorted(c) for c in checked] == [
         sorted(f"{service_name(i)}.rules.yml" for i in range(SERVICES))
     ]
@@ -243,6 +254,38 @@ def test_files_out_already_holds_are_linked_into_the_new_tree_not_rewritten(
     }
     assert all(s.st_nlink == 1 for s in after.values())  # the old tree is gone
     assert not [p for p in project.iterdir() if "promspec-new" in p.name]
+
+
+def test_a_kept_file_edited_during_the_run_stops_the_write(project: Path) -> None:
+    out = project / "out"
+    first = compile_with(project, take_from=out)
+    assert write.write_tree(out, first.files, first.kept)
+    text = spec(project, 0).read_text().replace("critical: 900", "critical: 800")
+    spec(project, 0).write_text(text)
+    result = compile_with(project, take_from=out)
+    assert compiled(result) == [service_name(0)]
+    edited = out / "grafana" / f"{service_name(1)}.json"
+    edited.write_text(edited.read_text() + " ")  # after the lookup read it, before the write
+    before = tree_hashes(out)
+    with pytest.raises(OutputError, match=r"svc-0001\.json changed while promspec ran"):
+        write.write_tree(out, result.files, result.kept)
+    assert tree_hashes(out) == before  # nothing written
+    assert not [p for p in project.iterdir() if "promspec-new" in p.name]
+
+
+def test_kept_files_are_copied_where_they_cannot_be_linked(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project / "out"
+    first = compile_with(project, take_from=out)
+    assert write.write_tree(out, first.files, first.kept)
+    text = spec(project, 0).read_text().replace("critical: 900", "critical: 800")
+    spec(project, 0).write_text(text)
+    result = compile_with(project, take_from=out)
+    monkeypatch.setattr(write, "_link", lambda source, target: False)
+    assert write.write_tree(out, result.files, result.kept)
+    assert tree_hashes(out) == result.digests()
+    assert all(p.stat().st_nlink == 1 for p in out.rglob("*") if p.is_file())
 
 
 def test_the_run_limit_counts_cached_files_too(
