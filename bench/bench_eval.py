@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -103,13 +104,13 @@ def backfill_raw(root: Path, load: traffic.Traffic, data: Path) -> dict[str, Any
 
 
 def backfill_rules(
-    root: Path, rules: list[dict[str, Any]], data: Path, end: int, history_s: int
+    root: Path, rules: list[dict[str, Any]], data: Path, end: int, history_s: int, attempt: int
 ) -> float:
     """Recorded history: series read over the past get all of it, others the last minutes."""
     start = time.perf_counter()
     # One path for every pass: the group's evaluation offset hashes its name and file,
     # so every level lands on the same timestamps, as one live group's rules do.
-    path = root / "backfill" / "rules.yml"
+    path = root / "backfill" / f"rules-{attempt}.yml"
     path.parent.mkdir()
     for level in rulesets.backfill_levels(rules):
         out = root / "backfill" / "blocks"
@@ -172,6 +173,36 @@ def observe(
                 if round_:
                     seen[ruleset][i].append((touched, stats["timings"]["evalTotalTime"]))
     return seen
+
+
+def raw_parts() -> dict[str, str]:
+    """promspec's 5m rule over the raw counters, and the parts it is made of."""
+    x = f'{traffic.METRIC}{{job="{traffic.JOB}"}}'
+    return {
+        "whole rule": f"sum(({x} - {x} offset 5m) / 300 >= 0 or rate({x}[5m]))",
+        "x - x offset 5m": f"sum({x} - {x} offset 5m)",
+        "sum(x) - sum(x offset 5m)": f"sum({x}) - sum({x} offset 5m)",  # without the match
+        "x (now)": f"sum({x})",
+        "x offset 5m": f"sum({x} offset 5m)",
+        "rate(x[5m]) (the floor's rule)": f"sum(rate({x}[5m]))",
+    }
+
+
+ANATOMY_ROUNDS = 60  # a few milliseconds each; 5 rounds left the parts' order to noise
+
+
+def anatomy(prom: PrometheusServer, at: float) -> dict[str, dict[str, float]]:
+    """Where the 5m rule's evaluation time goes: each part queried alone (median ms,
+    rounds interleaved after a warm-up one, as in `observe`)."""
+    seen: dict[str, list[float]] = {name: [] for name in raw_parts()}
+    for round_ in range(ANATOMY_ROUNDS + 1):
+        for name, expr in raw_parts().items():
+            stats = query(prom, expr, at)["stats"]
+            if round_:
+                seen[name].append(stats["timings"]["evalTotalTime"])
+    return {
+        name: {"eval_ms": round(1000 * statistics.median(times), 3)} for name, times in seen.items()
+    }
 
 
 def cost_of(rule: dict[str, Any], seen: list[tuple[int, float]]) -> dict[str, Any]:
@@ -271,17 +302,49 @@ def page_tiers_every_30s(rules: list[dict[str, Any]]) -> bool:
     return bool(pages) and all(r["interval_s"] <= 30 and fast(r["expr"]) for r in pages)
 
 
+def holes(data: Path, rules: list[dict[str, Any]], start: int, end: int) -> list[str]:
+    """Recorded series read over the past that lack an evaluation in the last interval of
+    a 2h block. `create-blocks-from rules` ends each block's query at a whole second, so
+    a group whose evaluation offset falls in the last second of its interval (about 1
+    group in 30 at 30 s) loses the evaluation before every block boundary; a window that
+    reads that sample at an offset then reads the one before, and is off by an interval."""
+    past = [r for r in rules if r["record"] and rulesets.needs_history(r["record"], rules)]
+    found = []
+    with server(data) as prom:
+        for interval in sorted({r["interval_s"] for r in past}):
+            names = sorted({r["record"] for r in past if r["interval_s"] == interval})
+            selector = '{__name__=~"' + "|".join(re.escape(n) for n in names) + '"}'
+            first = start + 7200 - start % 7200 + 7200  # after each rule's first evaluation
+            for boundary in range(first, end - interval, 7200):
+                # A range selector alone: a matrix, with each series' name and samples.
+                expr = f"{selector}[{interval}s]"
+                got = {r["metric"]["__name__"] for r in query(prom, expr, boundary)["result"]}
+                found += [f"{n} before {boundary}" for n in names if n not in got]
+    return found
+
+
+BACKFILL_ATTEMPTS = 4
+
+
 def dataset(
     root: Path, load: traffic.Traffic, rules: dict[str, list[Any]]
 ) -> tuple[Path, dict[str, Any]]:
     data = root / f"tsdb-{load.shape}-{load.series}"
-    data.mkdir()
-    build = backfill_raw(root, load, data)
     every = [r for rs in rules.values() for r in rs]
     history_s = load.end - load.start
-    build["rules_backfill_s"] = backfill_rules(root, every, data, load.end, history_s)
-    shutil.rmtree(root / "backfill")
-    return data, build
+    for attempt in range(1, BACKFILL_ATTEMPTS + 1):
+        data.mkdir()
+        build = backfill_raw(root, load, data)
+        build["rules_backfill_s"] = backfill_rules(root, every, data, load.end, history_s, attempt)
+        shutil.rmtree(root / "backfill")
+        missing = holes(data, every, load.start, load.end)
+        build["attempt"] = attempt
+        if not missing:
+            return data, build
+        # Another rule file name: other evaluation offsets (see `holes`).
+        print(f"  backfill left {len(missing)} holes ({missing[0]}); again", flush=True)
+        shutil.rmtree(data)
+    raise RuntimeError(f"the rules backfill left holes {BACKFILL_ATTEMPTS} times: {missing[:3]}")
 
 
 def measure_size(
@@ -295,6 +358,7 @@ def measure_size(
         history_s = at - load.start
         seen = observe(prom, rules, at, repeat)
         costs = {k: cost(rs, seen[k], history_s) for k, rs in rules.items()}
+        parts = anatomy(prom, at)
         acc = accuracy(prom, load, rules, times_before(at, ACCURACY_TIMES, ACCURACY_STEP_S))
     shutil.rmtree(data)
     a, b, f = (costs[k]["samples_per_hour"] for k in ("promspec", "usual", "floor"))
@@ -314,6 +378,7 @@ def measure_size(
         "eval_time_promspec_over_floor": round(
             costs["promspec"]["eval_s_per_hour"] / costs["floor"]["eval_s_per_hour"], 3
         ),
+        "raw_rule_parts": parts,
         "accuracy_steady": acc,
     }
 
@@ -352,16 +417,26 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     accuracy = {"steady": top["accuracy_steady"]["promspec"]["max"]}
     if results.get("bursty"):
         accuracy["bursty"] = results["bursty"]["accuracy"]["promspec"]["max"]
+    time_usual, time_floor = (
+        top["eval_time_promspec_over_usual"],
+        top["eval_time_promspec_over_floor"],
+    )
     return {
         "at_series": int(max(sizes, key=int)),
         "promspec_over_usual": top["promspec_over_usual"],
         "promspec_over_floor": top["promspec_over_floor"],
+        "eval_time_promspec_over_usual": time_usual,
+        "eval_time_promspec_over_floor": time_floor,
         "promspec_max_relative_error": accuracy,
+        # The samples are the targets' measure (machine-independent); evaluation time is
+        # measured by the same rule and reported beside them, met or not.
         "met": {
             "at_most_1_100_of_usual": top["promspec_over_usual"] <= TARGETS["promspec_over_usual"],
             "at_most_1_5x_floor": top["promspec_over_floor"] <= TARGETS["promspec_over_floor"],
             "page_tiers_every_30s": results["page_tiers_every_30s"],
             "within_1pct_of_exact": all(e <= TARGETS["accuracy"] for e in accuracy.values()),
+            "eval_time_at_most_1_100_of_usual": time_usual <= TARGETS["promspec_over_usual"],
+            "eval_time_at_most_1_5x_floor": time_floor <= TARGETS["promspec_over_floor"],
         },
     }
 
@@ -386,7 +461,11 @@ def report(results: dict[str, Any]) -> None:
                 f"{k} {c[k]['eval_s_per_hour']:9.3f}" for k in ("promspec", "usual", "floor")
             )
         )
-    top = results["sizes"][max(results["sizes"], key=int)]["cost"]["promspec"]["rules"][:5]
+    largest = results["sizes"][max(results["sizes"], key=int)]
+    print("\nwhere the 5m raw rule's time goes at the largest size (each part alone, ms):")
+    for name, part in largest["raw_rule_parts"].items():
+        print(f"  {part['eval_ms']:8.2f}  {name}")
+    top = largest["cost"]["promspec"]["rules"][:5]
     print("\npromspec's costliest rules at the largest size (samples/hour):")
     for c in top:
         print(f"  {c['samples_per_hour']:12,d}  {c['rule']}  ({c['group']}, {c['interval_s']}s)")
