@@ -21,7 +21,7 @@ from pathlib import Path
 
 from generator import cache
 from generator.conventions import DASHBOARD_TAG, OUT_FOLDERS
-from generator.errors import OutputError
+from generator.errors import OutputError, ToolError
 from generator.inputs import tree_files
 
 RENAME_EXCHANGE = 2
@@ -196,8 +196,8 @@ def write_tree(out: Path, files: dict[str, bytes], kept: dict[str, Kept] | None 
             raise NotADirectoryError(f"{out} exists and is not a directory")
         current = [rel for rel, _ in tree_files(out)]
         for rel, k in sorted(kept.items()):
-            if not _still_kept(out / rel, k):
-                raise OutputError(
+            if not _still_kept(out / rel, k):  # not the user's spec nor command line: exit 3
+                raise ToolError(
                     f"{out / rel} changed while promspec ran (edited, or written by another "
                     "run): run `promspec generate` again"
                 )

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, run_cli, tree_hashes
 
 from generator import cache, check, pipeline, spec_cache, write
-from generator.errors import OutputError, SpecError
+from generator.errors import SpecError, ToolError
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import service_name, write_specs
@@ -267,7 +267,7 @@ def test_a_kept_file_edited_during_the_run_stops_the_write(project: Path) -> Non
     edited = out / "grafana" / f"{service_name(1)}.json"
     edited.write_text(edited.read_text() + " ")  # after the lookup read it, before the write
     before = tree_hashes(out)
-    with pytest.raises(OutputError, match=r"svc-0001\.json changed while promspec ran"):
+    with pytest.raises(ToolError, match=r"svc-0001\.json changed while promspec ran"):
         write.write_tree(out, result.files, result.kept)
     assert tree_hashes(out) == before  # nothing written
     assert not [p for p in project.iterdir() if "promspec-new" in p.name]
