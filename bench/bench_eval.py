@@ -175,11 +175,12 @@ def observe(
     return seen
 
 
-def raw_parts() -> dict[str, str]:
-    """promspec's 5m rule over the raw counters, and the parts it is made of."""
-    x = f'{traffic.METRIC}{{job="{traffic.JOB}"}}'
+def raw_parts(rules: list[dict[str, Any]]) -> dict[str, str]:
+    """promspec's 5m rule over the raw counters (as generated), and the parts it is made of."""
+    [whole] = [r["expr"] for r in rules if r["record"] == "slo:sli_total:rate5m"]
+    x = rulesets.TOTAL
     return {
-        "whole rule": f"sum(({x} - {x} offset 5m) / 300 >= 0 or rate({x}[5m]))",
+        "whole rule": whole,
         "x - x offset 5m": f"sum({x} - {x} offset 5m)",
         "sum(x) - sum(x offset 5m)": f"sum({x}) - sum({x} offset 5m)",  # without the match
         "x (now)": f"sum({x})",
@@ -191,12 +192,15 @@ def raw_parts() -> dict[str, str]:
 ANATOMY_ROUNDS = 60  # a few milliseconds each; 5 rounds left the parts' order to noise
 
 
-def anatomy(prom: PrometheusServer, at: float) -> dict[str, dict[str, float]]:
+def anatomy(
+    prom: PrometheusServer, at: float, rules: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
     """Where the 5m rule's evaluation time goes: each part queried alone (median ms,
     rounds interleaved after a warm-up one, as in `observe`)."""
-    seen: dict[str, list[float]] = {name: [] for name in raw_parts()}
+    parts = raw_parts(rules)
+    seen: dict[str, list[float]] = {name: [] for name in parts}
     for round_ in range(ANATOMY_ROUNDS + 1):
-        for name, expr in raw_parts().items():
+        for name, expr in parts.items():
             stats = query(prom, expr, at)["stats"]
             if round_:
                 seen[name].append(stats["timings"]["evalTotalTime"])
@@ -358,7 +362,7 @@ def measure_size(
         history_s = at - load.start
         seen = observe(prom, rules, at, repeat)
         costs = {k: cost(rs, seen[k], history_s) for k, rs in rules.items()}
-        parts = anatomy(prom, at)
+        parts = anatomy(prom, at, rules["promspec"])
         acc = accuracy(prom, load, rules, times_before(at, ACCURACY_TIMES, ACCURACY_STEP_S))
     shutil.rmtree(data)
     a, b, f = (costs[k]["samples_per_hour"] for k in ("promspec", "usual", "floor"))
