@@ -105,32 +105,34 @@ class SpecCache:
         entry = None if key is None else self._load(key)
         if entry is None or key is None:
             return key, None
-        unproven: dict[str, bytes] = {}
+        rules: set[str] = set()
         if self.promtool is not None and entry.promtool != self.promtool:
-            rules = [conventions.rules_path(s.name) for s in entry.services]
-            if self.out is None or not set(rules) <= entry.files.keys():
+            rules = {conventions.rules_path(s.name) for s in entry.services}
+            if self.out is None or not rules <= entry.files.keys():
                 return key, None  # no plain rule file in out/ to check: compile
-            try:
-                unproven = {rel: (self.out / rel).read_bytes() for rel in rules}
-            except OSError:
-                return key, None
-        kept = {} if self.out is None else self._from_out(entry.files)
-        if kept is None or any(cache.sha256(c) != entry.files[r] for r, c in unproven.items()):
+        taken = ({}, {}) if self.out is None else self._from_out(entry.files, rules)
+        if taken is None:
             return key, None
+        kept, unproven = taken
         self.used.add(key)
         with contextlib.suppress(OSError):
             os.utime(self._path(key))  # recently used: pruned last
         return key, Hit(entry, kept, unproven)
 
-    def _from_out(self, digests: dict[str, str]) -> dict[str, write.Kept] | None:
-        """The files to keep, or None unless out/ holds exactly these bytes."""
+    def _from_out(
+        self, digests: dict[str, str], read: set[str]
+    ) -> tuple[dict[str, write.Kept], dict[str, bytes]] | None:
+        """The files to keep, and the bytes of those in `read`; None unless out/ holds
+        exactly these bytes."""
         assert self.out is not None
-        kept = {}
+        kept, contents = {}, {}
         for rel, digest in digests.items():
-            if (k := write.keep(self.out / rel, digest)) is None:
+            if (taken := write.keep(self.out / rel, digest)) is None:
                 return None
-            kept[rel] = k
-        return kept
+            kept[rel] = taken[0]
+            if rel in read:
+                contents[rel] = taken[1]
+        return kept, contents
 
     def store(self, key: str, spec: Path, defaults: Path | None, entry: SpecEntry) -> None:
         """Write the entry atomically, unless the spec or its defaults changed since its

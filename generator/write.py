@@ -56,15 +56,15 @@ def _stat_of(path: Path) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def keep(path: Path, digest: str) -> Kept | None:
-    """The file to keep, or None unless it holds exactly the bytes of `digest`."""
+def keep(path: Path, digest: str) -> tuple[Kept, bytes] | None:
+    """The file to keep and its bytes, or None unless it holds exactly those of `digest`."""
     try:
         stat = _stat_of(path)
         content = path.read_bytes()
     except OSError:
         return None
     # The stat before the read: a write after it shows as a change when the file is kept.
-    return Kept(digest, stat) if cache.sha256(content) == digest else None
+    return (Kept(digest, stat), content) if cache.sha256(content) == digest else None
 
 
 def _still_kept(path: Path, kept: Kept) -> bool:
@@ -122,12 +122,11 @@ def _fill(
     for rel in [*files, *kept]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
     fresh = [rel for rel in sorted(files) if rel not in same or not _link(out / rel, root / rel)]
+    jobs = [(root / rel, files[rel]) for rel in fresh]
     # A kept file is copied where it cannot be linked; its bytes were checked under the lock.
-    copies = [rel for rel in kept if not _link(out / rel, root / rel)]
-    paths = [root / rel for rel in [*fresh, *copies]]
-    contents = ([files[r] for r in fresh], ((out / r).read_bytes() for r in copies))
+    jobs += [(root / r, (out / r).read_bytes()) for r in kept if not _link(out / r, root / r)]
     with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
-        list(pool.map(_write_durably, paths, (c for part in contents for c in part)))
+        list(pool.map(lambda job: _write_durably(*job), jobs))
 
 
 def _link(source: Path, target: Path) -> bool:
