@@ -1,6 +1,6 @@
-"""Speed for large repos: services compiled on every core, and fewer garbage collections.
+"""Speed: services compiled on every core, and fewer garbage collections.
 
-Each service compiles on its own (no stage reads another service), so a large run maps
+Each service compiles on its own (no stage reads another service), so a run of several maps
 the per-service work over forked worker processes. Results come back in input order,
 so output and error messages are the same as in one process, byte for byte.
 """
@@ -12,19 +12,32 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Below this many items, starting workers costs more than it saves.
-MIN_PARALLEL_ITEMS = 40
+# Below this many items, starting workers saves too little to be worth a fork: measured
+# on 2 cores, 2 services compile in 0.9 s instead of 1.0 s, 4 in 0.9 s instead of 1.2 s.
+MIN_PARALLEL_ITEMS = 4
 JOBS_ENV = "PROMSPEC_JOBS"  # worker count; 1 compiles in this process
 
 # What the forked workers run: set before the pool starts, inherited through fork(),
 # so neither the function nor the items are ever pickled (only the results are).
 _task: Callable[[Any], Any] | None = None
 _items: Sequence[Any] = ()
+_learning: Learning | None = None
+
+
+@dataclass(frozen=True)
+class Learning:
+    """A memo the task fills as it runs (results that depend only on their key), brought
+    back from every worker with each result, so that what a worker learnt outlives it."""
+
+    snapshot: Callable[[], Any]  # what is known now
+    since: Callable[[Any], Any]  # what was learnt after that snapshot
+    take: Callable[[Any], None]  # adopt what a worker learnt
 
 
 def jobs(items: int) -> int:
@@ -35,28 +48,39 @@ def jobs(items: int) -> int:
     return min(len(os.sched_getaffinity(0)), 8)
 
 
-def _run(index: int) -> Any:
+def _run(index: int) -> tuple[Any, Any]:
     assert _task is not None
-    return _task(_items[index])
+    if _learning is None:
+        return _task(_items[index]), None
+    before = _learning.snapshot()
+    result = _task(_items[index])
+    return result, _learning.since(before)
 
 
-def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """[task(item) for item in items], on several cores when there are many items.
+def map_ordered(
+    task: Callable[[T], R], items: Sequence[T], learning: Learning | None = None
+) -> list[R]:
+    """[task(item) for item in items], on several cores when there are several items.
 
     `task` must not raise for a user's mistake: return the problems as a value (only the
-    results cross the process boundary)."""
+    results cross the process boundary). With `learning`, this process ends up knowing
+    what the task learnt in any worker."""
     count = min(jobs(len(items)), len(items))
     if count <= 1:
         return [task(item) for item in items]
-    global _task, _items
-    _task, _items = task, items
+    global _task, _items, _learning
+    _task, _items, _learning = task, items, learning
     try:
         with multiprocessing.get_context("fork").Pool(count) as pool:
             # Small chunks keep both cores busy to the end; imap keeps input order.
             chunk = max(1, len(items) // (count * 8))
-            return list(pool.imap(_run, range(len(items)), chunksize=chunk))
+            done = list(pool.imap(_run, range(len(items)), chunksize=chunk))
     finally:
-        _task, _items = None, ()
+        _task, _items, _learning = None, (), None
+    if learning is not None:
+        for _, learnt in done:
+            learning.take(learnt)
+    return [result for result, _ in done]
 
 
 @contextlib.contextmanager

@@ -218,7 +218,11 @@ def compile_specs(
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
         proven = conventions.FORMAT_PROMETHEUS in options.formats
-        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, proven), fresh)
+        compiled = parallel.map_ordered(
+            lambda s: _compile_service(env, s, proven),
+            fresh,
+            _MEMO_LEARNING if reuse is not None else None,
+        )
     problems: list[Problem] = []
     plans: dict[str, list[plan.SLOPlan]] = {}
     owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
@@ -271,6 +275,31 @@ def _restore_memo(saved: Any) -> None:
     if isinstance(saved, dict):
         scenarios.restore(saved.get("slo"))
         rulesim.restore(saved.get("checks"))
+
+
+def _memo_since(before: Any) -> Any:
+    """What the shapes' memo learnt after `before` (a _memo_now())."""
+    learnt = []
+    for old_dicts, new_dicts in zip(before, _memo_now(), strict=True):  # per module
+        learnt.append(
+            tuple(
+                {k: v for k, v in new.items() if k not in old}
+                for old, new in zip(old_dicts, new_dicts, strict=True)
+            )
+        )
+    return tuple(learnt)
+
+
+def _memo_now() -> Any:
+    return scenarios.memo(), rulesim.memo()
+
+
+# Shapes learnt in the workers come back, so the spec cache stores them too.
+_MEMO_LEARNING = parallel.Learning(
+    snapshot=_memo_now,
+    since=_memo_since,
+    take=lambda learnt: _restore_memo({"slo": learnt[0], "checks": learnt[1]}),
+)
 
 
 def _remember(

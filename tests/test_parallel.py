@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
+from typing import Any
 
 from conftest import FIXTURES, run_cli, tree_hashes
 
-from generator import parallel
+from generator import parallel, spec_cache
 
 SERVICES = parallel.MIN_PARALLEL_ITEMS + 5
 
@@ -52,7 +54,7 @@ def test_default_run_of_many_services_is_parallel_and_still_current(tmp_path: Pa
 
 
 def test_errors_are_the_same_on_one_core_and_on_many(tmp_path: Path) -> None:
-    many_specs(tmp_path, broken=(3, 30, 44))
+    many_specs(tmp_path, broken=(0, 3, SERVICES - 1))
     results = [
         run_cli("generate", "specs", cwd=tmp_path, env={parallel.JOBS_ENV: jobs})
         for jobs in ("1", "2")
@@ -61,3 +63,28 @@ def test_errors_are_the_same_on_one_core_and_on_many(tmp_path: Path) -> None:
     assert results[0].stderr == results[1].stderr
     assert results[0].stderr.count("unknown key 'tresholds'") == 3
     assert not (tmp_path / "out").exists()
+
+
+def memo_keys(cache_dir: Path) -> dict[str, list[set[Any]]]:
+    """The keys of the shapes' memo the spec cache stored (scenarios and check runs)."""
+    [entry] = (cache_dir / spec_cache.FOLDER).glob("memo-*.entry")
+    memo = pickle.loads(entry.read_bytes().partition(b"\n")[2])
+    return {part: [set(d) for d in dicts] for part, dicts in memo.items()}
+
+
+def test_what_the_workers_learnt_is_kept_in_the_cache(tmp_path: Path) -> None:
+    # A commit after a run on several cores then finds every shape's scenarios done.
+    many_specs(tmp_path)
+    memos = []
+    for jobs in ("1", "2"):
+        cache_dir = tmp_path / f"cache-{jobs}"
+        result = run_cli(
+            *("generate", "specs", "--out", f"out-{jobs}", "--no-promtool"),
+            *("--cache-dir", str(cache_dir)),
+            cwd=tmp_path,
+            env={parallel.JOBS_ENV: jobs},
+        )
+        assert result.returncode == 0, result.stderr
+        memos.append(memo_keys(cache_dir))
+    assert all(memos[0]["slo"]) and all(memos[0]["checks"])
+    assert memos[1] == memos[0]
