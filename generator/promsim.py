@@ -112,6 +112,7 @@ class SLOModel:
         self._piece_tot = _strided_sums(total, back)
         self._piece_err = _strided_sums(errors, back)
         self._piece_count = _strided_sums([1.0 if p else None for p in present], back)
+        self._series: dict[tuple[str, float, bool], list[float | None]] = {}
 
     def _first_tick(self, start: float) -> int:
         """Index of the first tick at or after `start` (ranges include their start)."""
@@ -125,42 +126,60 @@ class SLOModel:
         cnt = self._count[k] - (self._count[before] if before >= 0 else 0)
         return err, tot, cnt
 
-    def _pieces(self, k: int, window: float) -> tuple[float, float, float]:
-        """Sums of the base samples at ticks k, k - 5m, ... inside the window, and their count."""
-        before = k - round(window / self.t.step)
-
-        def upto(sums: list[float]) -> float:
-            return sums[k] - (sums[before] if before >= 0 else 0.0)
-
-        return upto(self._piece_err), upto(self._piece_tot), upto(self._piece_count)
-
     def error_ratio(self, k: int, window: float, pieced: bool = True) -> float | None:
-        """slo:sli_error:ratio_rate<window> at tick k (None: no recorded sample yet).
+        """slo:sli_error:ratio_rate<window> at tick k (None: no recorded sample yet)."""
+        return self.ratios(window, pieced)[k]
+
+    def ratios(self, window: float, pieced: bool = True) -> list[float | None]:
+        """slo:sli_error:ratio_rate<window> at every tick (None: no recorded sample yet).
 
         `pieced`: the window has a recipe (plan.WindowRecipe); otherwise it is summed over
-        every recorded 5m rate."""
-        if window == BASE_WINDOW_SECONDS:
-            tot, err = self.total[k], self.errors[k]
-            if tot is None or err is None:
-                return None
-            return err / max(tot, ZERO_TRAFFIC_FLOOR)
-        if pieced:
-            err, tot, cnt = self._pieces(k, window)
-        else:
-            err, tot, c = self._window(k, window)
-            cnt = float(c)
-        if cnt == 0:
-            return None
-        return err / max(tot, ZERO_TRAFFIC_FLOOR)
+        every recorded 5m rate. Computed once per window: every tier and scenario of this
+        traffic reads the same series."""
+        key = ("ratio", window, pieced)
+        if key not in self._series:
+            if window == BASE_WINDOW_SECONDS:
+                self._series[key] = [
+                    None if tot is None or err is None else err / max(tot, ZERO_TRAFFIC_FLOOR)
+                    for tot, err in zip(self.total, self.errors, strict=True)
+                ]
+            else:
+                self._series[key] = [
+                    None if cnt == 0 else err / max(tot, ZERO_TRAFFIC_FLOOR)
+                    for err, tot, cnt in self._sums(window, pieced)
+                ]
+        return self._series[key]
 
-    def events_in(self, k: int, window: float, pieced: bool = True) -> float | None:
-        """slo:sli_total:rate<window> * window when pieced (the copies' mean rate), else
-        avg_over_time(slo:sli_total:rate5m[window]) * window."""
-        if pieced:
-            _, tot, cnt = self._pieces(k, window)
-            return None if cnt == 0 else tot * BASE_WINDOW_SECONDS
-        _, tot, c = self._window(k, window)
-        return None if c == 0 else tot / c * window
+    def events(self, window: float, pieced: bool = True) -> list[float | None]:
+        """Per tick, slo:sli_total:rate<window> * window when pieced (the copies' mean
+        rate), else avg_over_time(slo:sli_total:rate5m[window]) * window."""
+        key = ("events", window, pieced)
+        if key not in self._series:
+            if pieced:
+                self._series[key] = [
+                    None if cnt == 0 else tot * BASE_WINDOW_SECONDS
+                    for _, tot, cnt in self._sums(window, pieced)
+                ]
+            else:
+                self._series[key] = [
+                    None if cnt == 0 else tot / cnt * window
+                    for _, tot, cnt in self._sums(window, pieced)
+                ]
+        return self._series[key]
+
+    def _sums(self, window: float, pieced: bool) -> list[tuple[float, float, float]]:
+        """Per tick: the errors, events and samples the window adds up. Pieced: the base
+        samples at k, k - 5m, ... inside it; otherwise every recorded 5m rate in it."""
+        if not pieced:
+            return [self._window(k, window) for k in range(len(self.times))]
+        back = round(window / self.t.step)
+        err, tot, cnt = self._piece_err, self._piece_tot, self._piece_count
+        return [
+            (err[k] - err[k - back], tot[k] - tot[k - back], cnt[k] - cnt[k - back])
+            if k >= back
+            else (err[k], tot[k], cnt[k])
+            for k in range(len(self.times))
+        ]
 
 
 def _strided_sums(values: list[float | None], stride: int) -> list[float]:
@@ -215,11 +234,12 @@ def _tier_states(
     model = _model(traffic)
     states = []
     for factor, long_window, short_window, for_ in tiers:
+        longs = model.ratios(long_window, long_window in pieced)
+        shorts = model.ratios(short_window, short_window in pieced)
+        events = model.events(long_window, long_window in pieced)
         cond: list[bool] = []
         values: list[float | None] = []
-        for k in range(len(model.times)):
-            long = model.error_ratio(k, long_window, long_window in pieced)
-            short = model.error_ratio(k, short_window, short_window in pieced)
+        for long, short, counted in zip(longs, shorts, events, strict=True):
             burn_long = None if long is None else long / budget
             burn_short = None if short is None else short / budget
             ok = (
@@ -229,8 +249,7 @@ def _tier_states(
                 and burn_short > factor
             )
             if ok and traffic_floor:
-                events = model.events_in(k, long_window, long_window in pieced)
-                ok = events is not None and events >= traffic_floor
+                ok = counted is not None and counted >= traffic_floor
             cond.append(ok)
             values.append(burn_long)
         states.append(AlertState(hold(cond, model.times, for_), tuple(values)))
@@ -243,8 +262,7 @@ def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
     for b in plan.slo.alerting.budget_alerts:
         level = round(1 - b.consumed_percent / 100, 12)
         cond, values = [], []
-        for k in range(len(model.times)):
-            ratio = model.error_ratio(k, plan.slo.period, plan.recipe(plan.slo.period) is not None)
+        for ratio in model.ratios(plan.slo.period, plan.recipe(plan.slo.period) is not None):
             remaining = None if ratio is None else 1 - ratio / plan.error_budget
             cond.append(remaining is not None and remaining <= level)
             values.append(remaining)
