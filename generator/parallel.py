@@ -71,7 +71,13 @@ def map_ordered(
     global _task, _items, _learning
     _task, _items, _learning = task, items, learning
     try:
-        with multiprocessing.get_context("fork").Pool(count) as pool:
+        try:
+            pool = multiprocessing.get_context("fork").Pool(count)
+        except (OSError, ImportError):
+            # No process semaphores here (a container without /dev/shm, a sandbox that
+            # forbids them): the same results, in this process.
+            return [task(item) for item in items]
+        with pool:
             # Small chunks keep both cores busy to the end; imap keeps input order.
             chunk = max(1, len(items) // (count * 8))
             done = list(pool.imap(_run, range(len(items)), chunksize=chunk))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FIXTURES, run_cli, tree_hashes
 
 from generator import parallel, spec_cache
@@ -88,3 +90,19 @@ def test_what_the_workers_learnt_is_kept_in_the_cache(tmp_path: Path) -> None:
         memos.append(memo_keys(cache_dir))
     assert all(memos[0]["slo"]) and all(memos[0]["checks"])
     assert memos[1] == memos[0]
+
+
+def test_without_process_semaphores_the_work_runs_in_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a container without /dev/shm: creating the pool fails with ENOSYS.
+    class NoSemaphores:
+        def Pool(self, processes: int) -> None:
+            raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: NoSemaphores())
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    items = list(range(SERVICES))
+    assert parallel.map_ordered(lambda i: (i, os.getpid()), items) == [
+        (i, os.getpid()) for i in items
+    ]
