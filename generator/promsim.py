@@ -155,16 +155,10 @@ class SLOModel:
         rate), else avg_over_time(slo:sli_total:rate5m[window]) * window."""
         key = ("events", window, pieced)
         if key not in self._series:
-            if pieced:
-                self._series[key] = [
-                    None if cnt == 0 else tot * BASE_WINDOW_SECONDS
-                    for _, tot, cnt in self._sums(window, pieced)
-                ]
-            else:
-                self._series[key] = [
-                    None if cnt == 0 else tot / cnt * window
-                    for _, tot, cnt in self._sums(window, pieced)
-                ]
+            self._series[key] = [
+                None if cnt == 0 else tot * BASE_WINDOW_SECONDS if pieced else tot / cnt * window
+                for _, tot, cnt in self._sums(window, pieced)
+            ]
         return self._series[key]
 
     def _sums(self, window: float, pieced: bool) -> list[tuple[float, float, float]]:
