@@ -217,9 +217,8 @@ def compile_specs(
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
-        proven = conventions.FORMAT_PROMETHEUS in options.formats
         compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, proven),
+            lambda s: _compile_service(env, s, options),
             fresh,
             _MEMO_LEARNING if reuse is not None else None,
         )
@@ -233,11 +232,9 @@ def compile_specs(
         if unit.problems:
             continue
         plans[service.name] = unit.plans
-        output = formats.ServiceOutput(service, unit.plans, unit.rules)
-        result.outputs.append(output)
-        plain = formats.prometheus([output], options)
-        result.plain.update(plain)
-        owned[service.name] = {**formats.render_files([output], options, plain), **unit.files}
+        result.outputs.append(formats.ServiceOutput(service, unit.plans, unit.rules))
+        result.plain.update(unit.plain)
+        owned[service.name] = unit.files
     if problems:
         raise SpecError(problems)
     for f in spec_files:
@@ -339,11 +336,13 @@ class _Compiled:
 
     plans: list[plan.SLOPlan] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)  # dashboard and proofs
+    plain: dict[str, bytes] = field(default_factory=dict)  # the plain rule file
+    # Every file of the service: each format's rules, the dashboard, the proofs.
+    files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
-def _compile_service(env: Any, service: Service, proven: bool) -> _Compiled:
+def _compile_service(env: Any, service: Service, options: formats.Options) -> _Compiled:
     plans, findings = plan.plan_service(service)
     if findings:
         return _Compiled(problems=[f.tier.origin.problem(f.message) for f in findings])
@@ -363,13 +362,17 @@ def _compile_service(env: Any, service: Service, proven: bool) -> _Compiled:
         files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
         # The promtool tests that prove the rules (out/tests/) read the plain rule files,
         # so they come with that format.
-        if proven:
+        if conventions.FORMAT_PROMETHEUS in options.formats:
             for test_file in proofs.test_files(service, plans, data):
                 rendered = proofs.render_file(env, service, test_file)
                 files[test_file.path] = rendered.encode("utf-8")
+        # Each format's files are dumped here too: on several cores, in the workers.
+        output = formats.ServiceOutput(service, plans, data)
+        plain = formats.prometheus([output], options)
+        files.update(formats.render_files([output], options, plain))
     except SpecError as exc:
         return _Compiled(problems=list(exc.problems))
-    return _Compiled(plans, data, files)
+    return _Compiled(plans, data, plain, files)
 
 
 def _promtool(result: Result) -> None:
