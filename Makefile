@@ -11,13 +11,14 @@ OUT ?= out
 # PROMSPEC_FLAGS = --format prometheus,operator,alertmanager --namespace monitoring
 PROMSPEC_FLAGS ?=
 
-.PHONY: generate test lint typecheck unit check bench setup test-setup tools test-tools clean help
+.PHONY: generate test lint typecheck unit check bench templates setup test-setup tools test-tools clean help
 
 help:
 	@echo "make generate   compile $(SPECS)/ into $(OUT)/ (sets everything up first)"
 	@echo "make test       lint, type-check and run the test suite"
 	@echo "make check      exit 1 if $(OUT)/ is stale against $(SPECS)/"
 	@echo "make bench      run the benchmarks under bench/ (slow; not part of test)"
+	@echo "make templates  precompile templates/ into generator/precompiled/ after editing them"
 
 generate: setup
 	$(BIN)/promspec generate $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
@@ -40,6 +41,11 @@ unit: test-setup
 bench: test-setup
 	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
+
+# Jinja's code for templates/, which saves every run compiling them (test_precompiled.py
+# fails until this runs after a template changed).
+templates: setup
+	$(BIN)/python -m generator.precompiled
 
 setup: $(VENV)/.installed tools
 

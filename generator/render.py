@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,7 +22,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, promql, yamlio
+from generator import conventions, precompiled, promql, yamlio
 from generator.errors import Problem, SpecError
 from generator.load import display_path, too_deep
 from generator.model import Check, Service
@@ -45,6 +45,32 @@ def package_template(name: str) -> str | None:
     return path.read_text("utf-8") if path.is_file() else None
 
 
+class _PackageLoader(jinja2.BaseLoader):
+    """Our templates; outside the sandbox, from their precompiled code while it is current
+    (generator/precompiled), which saves compiling them in every process."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source = package_template(template)
+        if source is None:
+            raise jinja2.TemplateNotFound(template)
+        return source, None, None
+
+    def load(
+        self,
+        environment: jinja2.Environment,
+        name: str,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> jinja2.Template:
+        if not environment.sandboxed:
+            source, _, _ = self.get_source(environment, name)
+            found = precompiled.template(environment, name, source, globals or {})
+            if found is not None:
+                return found
+        return super().load(environment, name, globals)
+
+
 def environment(
     user_templates: Path | None = None, bytecode: Path | None = None
 ) -> jinja2.Environment:
@@ -60,7 +86,7 @@ def environment(
     if user_templates is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
         kind = SandboxedEnvironment
-    loaders.append(jinja2.FunctionLoader(package_template))
+    loaders.append(_PackageLoader())
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
