@@ -29,21 +29,6 @@ class _NotPlain(Exception):
     """The data or document needs PyYAML's general code (aliases, merges, tags...)."""
 
 
-class _ResolveOnce:
-    """Implicit-tag resolution of a scalar depends only on its text and style (we add no
-    path resolvers), and the same keys and labels recur in every rule: resolve each once."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode:
-            return super().resolve(kind, value, implicit)  # type: ignore[misc]
-        key = (value, implicit)
-        cache: dict[tuple[Any, Any], str] = self.__dict__.setdefault("_resolved", {})
-        tag = cache.get(key)
-        if tag is None:
-            tag = cache[key] = super().resolve(kind, value, implicit)  # type: ignore[misc]
-        return tag
-
-
 class Loader(BaseLoader):  # type: ignore[misc]
     """yaml.SafeLoader's result, built without its generic constructor when plain."""
 
