@@ -90,11 +90,7 @@ class SLOModel:
             ]
             tot_c = list(accumulate(inc))
             bad_c = list(accumulate(bad_inc))
-            for k in range(n):
-                if k >= back:
-                    total.append((tot_c[k] - tot_c[k - back]) / BASE_WINDOW_SECONDS)
-                    errors.append((bad_c[k] - bad_c[k - back]) / BASE_WINDOW_SECONDS)
-                    continue
+            for k in range(min(back, n)):  # no sample 5m old yet: rate()
                 end = self.times[k]
                 lo = self._first_tick(end - BASE_WINDOW_SECONDS)
                 tot_pts = [(self.times[j], tot_c[j]) for j in range(lo, k + 1)]
@@ -102,6 +98,9 @@ class SLOModel:
                 start = end - BASE_WINDOW_SECONDS
                 total.append(extrapolated_rate(tot_pts, start, end))
                 errors.append(extrapolated_rate(bad_pts, start, end))
+            # Then what the counters gained since 5m ago.
+            total += [gained / BASE_WINDOW_SECONDS for gained in _since(tot_c, back)[back:]]
+            errors += [gained / BASE_WINDOW_SECONDS for gained in _since(bad_c, back)[back:]]
         self.total = total
         self.errors = errors
         present = [v is not None for v in total]
@@ -113,12 +112,13 @@ class SLOModel:
         self._piece_err = _strided_sums(errors, back)
         self._piece_count = _strided_sums([1.0 if p else None for p in present], back)
         self._series: dict[tuple[str, float, bool], list[float | None]] = {}
+        self._sums_of: dict[tuple[float, bool], tuple[list[float], list[float], list[float]]] = {}
 
     def _first_tick(self, start: float) -> int:
         """Index of the first tick at or after `start` (ranges include their start)."""
         return max(0, bisect.bisect_left(self.times, start - 1e-9))
 
-    def _window(self, k: int, window: float) -> tuple[float, float, int]:
+    def _window(self, k: int, window: float) -> tuple[float, float, float]:
         lo = self._first_tick(self.times[k] - window)
         before = lo - 1
         err = self._sum_err[k] - (self._sum_err[before] if before >= 0 else 0.0)
@@ -138,15 +138,17 @@ class SLOModel:
         traffic reads the same series."""
         key = ("ratio", window, pieced)
         if key not in self._series:
+            floor = ZERO_TRAFFIC_FLOOR  # max(tot, floor), without a call per tick
             if window == BASE_WINDOW_SECONDS:
                 self._series[key] = [
-                    None if tot is None or err is None else err / max(tot, ZERO_TRAFFIC_FLOOR)
+                    None if tot is None or err is None else err / (tot if tot > floor else floor)
                     for tot, err in zip(self.total, self.errors, strict=True)
                 ]
             else:
+                errs, tots, cnts = self._sums(window, pieced)
                 self._series[key] = [
-                    None if cnt == 0 else err / max(tot, ZERO_TRAFFIC_FLOOR)
-                    for err, tot, cnt in self._sums(window, pieced)
+                    None if cnt == 0 else err / (tot if tot > floor else floor)
+                    for err, tot, cnt in zip(errs, tots, cnts, strict=True)
                 ]
         return self._series[key]
 
@@ -155,32 +157,49 @@ class SLOModel:
         rate), else avg_over_time(slo:sli_total:rate5m[window]) * window."""
         key = ("events", window, pieced)
         if key not in self._series:
-            self._series[key] = [
-                None if cnt == 0 else tot * BASE_WINDOW_SECONDS if pieced else tot / cnt * window
-                for _, tot, cnt in self._sums(window, pieced)
-            ]
+            _, tots, cnts = self._sums(window, pieced)
+            if pieced:
+                self._series[key] = [
+                    None if cnt == 0 else tot * BASE_WINDOW_SECONDS
+                    for tot, cnt in zip(tots, cnts, strict=True)
+                ]
+            else:
+                self._series[key] = [
+                    None if cnt == 0 else tot / cnt * window
+                    for tot, cnt in zip(tots, cnts, strict=True)
+                ]
         return self._series[key]
 
-    def _sums(self, window: float, pieced: bool) -> list[tuple[float, float, float]]:
+    def _sums(self, window: float, pieced: bool) -> tuple[list[float], list[float], list[float]]:
         """Per tick: the errors, events and samples the window adds up. Pieced: the base
-        samples at k, k - 5m, ... inside it; otherwise every recorded 5m rate in it."""
-        if not pieced:
-            return [self._window(k, window) for k in range(len(self.times))]
-        back = round(window / self.t.step)
-        err, tot, cnt = self._piece_err, self._piece_tot, self._piece_count
-        return [
-            (err[k] - err[k - back], tot[k] - tot[k - back], cnt[k] - cnt[k - back])
-            if k >= back
-            else (err[k], tot[k], cnt[k])
-            for k in range(len(self.times))
-        ]
+        samples at k, k - 5m, ... inside it; otherwise every recorded 5m rate in it.
+        Computed once per window (its ratios and its events both read them)."""
+        found = self._sums_of.get((window, pieced))
+        if found is None:
+            if pieced:
+                back = round(window / self.t.step)
+                found = (
+                    _since(self._piece_err, back),
+                    _since(self._piece_tot, back),
+                    _since(self._piece_count, back),
+                )
+            else:
+                sums = [self._window(k, window) for k in range(len(self.times))]
+                found = ([e for e, _, _ in sums], [t for _, t, _ in sums], [c for _, _, c in sums])
+            self._sums_of[window, pieced] = found
+        return found
+
+
+def _since(sums: list[float], back: int) -> list[float]:
+    """out[k] = sums[k] - sums[k - back], or sums[k] while k < back."""
+    return sums[:back] + [now - then for now, then in zip(sums[back:], sums, strict=False)]
 
 
 def _strided_sums(values: list[float | None], stride: int) -> list[float]:
     """out[k] = values[k] + values[k - stride] + ..., a missing value counting 0."""
-    out: list[float] = []
-    for k, v in enumerate(values):
-        out.append((v or 0.0) + (out[k - stride] if k >= stride else 0.0))
+    out: list[float] = [0.0] * len(values)
+    for first in range(min(stride, len(values))):  # each chain k, k + stride, ... alone
+        out[first::stride] = accumulate(v or 0.0 for v in values[first::stride])
     return out
 
 
@@ -231,22 +250,16 @@ def _tier_states(
         longs = model.ratios(long_window, long_window in pieced)
         shorts = model.ratios(short_window, short_window in pieced)
         events = model.events(long_window, long_window in pieced)
-        cond: list[bool] = []
-        values: list[float | None] = []
-        for long, short, counted in zip(longs, shorts, events, strict=True):
-            burn_long = None if long is None else long / budget
-            burn_short = None if short is None else short / budget
-            ok = (
-                burn_long is not None
-                and burn_short is not None
-                and burn_long > factor
-                and burn_short > factor
-            )
-            if ok and traffic_floor:
-                ok = counted is not None and counted >= traffic_floor
-            cond.append(ok)
-            values.append(burn_long)
-        states.append(AlertState(hold(cond, model.times, for_), tuple(values)))
+        values = tuple(None if long is None else long / budget for long in longs)
+        cond = [
+            burn_long is not None
+            and short is not None
+            and burn_long > factor
+            and short / budget > factor
+            and (not traffic_floor or (counted is not None and counted >= traffic_floor))
+            for burn_long, short, counted in zip(values, shorts, events, strict=True)
+        ]
+        states.append(AlertState(hold(cond, model.times, for_), values))
     return tuple(states)
 
 
