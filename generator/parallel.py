@@ -40,10 +40,11 @@ class Learning:
     take: Callable[[Any], None]  # adopt what a worker learnt
 
 
-def jobs(items: int) -> int:
+def jobs(items: int, fewest: int = MIN_PARALLEL_ITEMS) -> int:
+    """Workers for `items` items; one below `fewest` (the fewest worth a fork)."""
     if JOBS_ENV in os.environ:
         return max(1, int(os.environ[JOBS_ENV]))
-    if items < MIN_PARALLEL_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
+    if items < fewest or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(len(os.sched_getaffinity(0)), 8)
 
@@ -58,14 +59,17 @@ def _run(index: int) -> tuple[Any, Any]:
 
 
 def map_ordered(
-    task: Callable[[T], R], items: Sequence[T], learning: Learning | None = None
+    task: Callable[[T], R],
+    items: Sequence[T],
+    learning: Learning | None = None,
+    fewest: int = MIN_PARALLEL_ITEMS,
 ) -> list[R]:
-    """[task(item) for item in items], on several cores when there are several items.
+    """[task(item) for item in items], on several cores from `fewest` items.
 
     `task` must not raise for a user's mistake: return the problems as a value (only the
     results cross the process boundary). With `learning`, this process ends up knowing
     what the task learnt in any worker."""
-    count = min(jobs(len(items)), len(items))
+    count = min(jobs(len(items), fewest), len(items))
     if count <= 1:
         return [task(item) for item in items]
     global _task, _items, _learning

@@ -217,6 +217,8 @@ def compile_specs(
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
+        if conventions.FORMAT_PROMETHEUS in options.formats:
+            _learn_first_shapes(env, fresh)
         compiled = parallel.map_ordered(
             lambda s: _compile_service(env, s, options),
             fresh,
@@ -264,6 +266,28 @@ def compile_specs(
     if reuse is not None:
         _remember(reuse, spec_files, result, owned)
     return result
+
+
+def _learn_first_shapes(env: Any, fresh: list[Service]) -> None:
+    """Before a run on several cores that knows no shape yet: the first service's proofs,
+    one part per core, so that every worker starts out knowing its shapes.
+
+    Services of one repo share most shapes (policies and checks from the same defaults),
+    and each worker would otherwise compute all of the first service's again: at 10
+    services that was a third of the run."""
+    if not fresh or parallel.jobs(len(fresh)) < 2 or any(d for m in _memo_now() for d in m):
+        return
+    first = fresh[0]
+    parallel.map_ordered(
+        lambda part: _learn(env, first, part), proofs.PARTS, _MEMO_LEARNING, fewest=2
+    )
+
+
+def _learn(env: Any, service: Service, part: str) -> None:
+    rendered = _render(env, service)
+    if isinstance(rendered, tuple):  # a mistake in the spec: its compile reports it
+        plans, data, _ = rendered
+        proofs.learn(service, plans, data, part)
 
 
 def _restore_memo(saved: Any) -> None:
@@ -342,30 +366,43 @@ class _Compiled:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _compile_service(env: Any, service: Service, options: formats.Options) -> _Compiled:
+def _render(
+    env: Any, service: Service
+) -> tuple[list[plan.SLOPlan], dict[str, Any], dashboards.ServiceDashboard] | list[Problem]:
+    """The service's plans, rule data (annotated with its dashboard's links) and
+    dashboard, or the problems that stop it."""
     plans, findings = plan.plan_service(service)
     if findings:
-        return _Compiled(problems=[f.tier.origin.problem(f.message) for f in findings])
+        return [f.tier.origin.problem(f.message) for f in findings]
     if service.name == conventions.OVERVIEW_NAME:
-        return _Compiled(
-            problems=[
-                service.origin.problem(
-                    f"service name '{service.name}' is taken by the fleet dashboard "
-                    f"({conventions.OVERVIEW_PATH}); rename the service"
-                )
-            ]
-        )
+        return [
+            service.origin.problem(
+                f"service name '{service.name}' is taken by the fleet dashboard "
+                f"({conventions.OVERVIEW_PATH}); rename the service"
+            )
+        ]
     try:
         data = render.render_rules(env, service, plans)
         dashboard = dashboards.service_dashboard(service, plans)
-        dashboards.annotate_alerts(data, service, dashboard)
+    except SpecError as exc:
+        return list(exc.problems)
+    dashboards.annotate_alerts(data, service, dashboard)
+    return plans, data, dashboard
+
+
+def _compile_service(env: Any, service: Service, options: formats.Options) -> _Compiled:
+    rendered = _render(env, service)
+    if not isinstance(rendered, tuple):
+        return _Compiled(problems=rendered)
+    plans, data, dashboard = rendered
+    try:
         files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
         # The promtool tests that prove the rules (out/tests/) read the plain rule files,
         # so they come with that format.
         if conventions.FORMAT_PROMETHEUS in options.formats:
             for test_file in proofs.test_files(service, plans, data):
-                rendered = proofs.render_file(env, service, test_file)
-                files[test_file.path] = rendered.encode("utf-8")
+                text = proofs.render_file(env, service, test_file)
+                files[test_file.path] = text.encode("utf-8")
         # Each format's files are dumped here too: on several cores, in the workers.
         output = formats.ServiceOutput(service, plans, data)
         plain = formats.prometheus([output], options)

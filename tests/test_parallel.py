@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, run_cli, tree_hashes
 
-from generator import parallel, spec_cache
+from generator import parallel, pipeline, proofs, rulesim, scenarios, spec_cache
 
 SERVICES = parallel.MIN_PARALLEL_ITEMS + 5
 
@@ -106,3 +106,30 @@ def test_without_process_semaphores_the_work_runs_in_this_process(
     assert parallel.map_ordered(lambda i: (i, os.getpid()), items) == [
         (i, os.getpid()) for i in items
     ]
+
+
+def test_a_run_on_several_cores_first_learns_the_first_services_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Computed once, a part per core, and brought back before the workers start: without
+    # it each worker would compute them itself, and (no spec cache here) keep them.
+    for module, names in ((scenarios, ("_LOOKUPS", "_RECIPES")), (rulesim, ("_RUNS", "_SOLVED"))):
+        for name in names:
+            monkeypatch.setattr(module, name, {})
+    mapped: list[list[Any]] = []
+    map_ordered = parallel.map_ordered
+
+    def recording(task: Any, items: Any, *args: Any, **kwargs: Any) -> Any:
+        mapped.append(list(items))
+        return map_ordered(task, items, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "map_ordered", recording)
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    specs = many_specs(tmp_path)
+    pipeline.compile_specs([specs], use_promtool=False)
+    assert mapped[0] == list(proofs.PARTS)
+    assert all(scenarios.memo()) and all(rulesim.memo())
+    # A process that knows shapes already (from the spec cache) goes straight to work.
+    mapped.clear()
+    pipeline.compile_specs([specs], use_promtool=False)
+    assert len(mapped) == 1 and len(mapped[0]) == SERVICES
