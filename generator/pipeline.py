@@ -285,9 +285,10 @@ def _learn_first_shapes(env: Any, fresh: list[Service]) -> None:
 
 def _learn(env: Any, service: Service, part: str) -> None:
     rendered = _render(env, service)
-    if isinstance(rendered, tuple):  # a mistake in the spec: its compile reports it
-        plans, data, _ = rendered
-        proofs.learn(service, plans, data, part)
+    if not isinstance(rendered, tuple):
+        return  # a mistake in the spec, which its compile reports
+    plans, data, _ = rendered
+    proofs.learn(service, plans, data, part)
 
 
 def _restore_memo(saved: Any) -> None:
