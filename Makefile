@@ -44,7 +44,7 @@ bench: test-setup
 
 # Jinja's code for templates/, which saves every run compiling them (test_precompiled.py
 # fails until this runs after a template changed).
-templates: setup
+templates: $(VENV)/.installed
 	$(BIN)/python -m generator.precompiled
 
 setup: $(VENV)/.installed tools
