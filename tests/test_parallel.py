@@ -129,7 +129,8 @@ def test_a_run_on_several_cores_first_learns_the_first_services_shapes(
     pipeline.compile_specs([specs], use_promtool=False)
     assert mapped[0] == list(proofs.PARTS)
     assert all(scenarios.memo()) and all(rulesim.memo())
-    # A process that knows shapes already (from the spec cache) goes straight to work.
+    # A process that knows shapes already (here from the run above; as after the spec
+    # cache restored its memo) goes straight to work.
     mapped.clear()
     pipeline.compile_specs([specs], use_promtool=False)
     assert len(mapped) == 1 and len(mapped[0]) == SERVICES
