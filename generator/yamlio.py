@@ -4,10 +4,11 @@ With libyaml, parsing and emitting run in C, but building Python objects from no
 (loading) and nodes from Python objects (dumping) still run PyYAML's generic Python
 code: per value a dispatch, an alias check and an implicit-tag resolution. That was
 two thirds of a run. Our rule data is plain (mappings, lists, strings, a few numbers),
-so this module builds the same objects and nodes directly, and falls back to PyYAML's
-own code for anything else (anchors and aliases, merge keys, tags, other types).
-The result is the same as yaml.load/yaml.dump with the base classes, value for value
-and byte for byte (tests/test_yamlio.py compares them on generated data).
+so this module builds the same objects directly when loading, writes the text itself
+when dumping, and falls back to PyYAML's own code for anything else (anchors and
+aliases, merge keys, tags, other types, characters beyond printable ASCII). The result
+is the same as yaml.load/yaml.dump with the base classes, value for value and byte for
+byte (tests/test_yamlio.py compares them on generated data and on out/).
 """
 
 from __future__ import annotations
@@ -101,8 +102,159 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=Loader)
 
 
+# Direct writing. Even from nodes, libyaml's emitter costs a Python event per value; the
+# text of plain data in block style is simple enough to write here. What this writes is
+# what libyaml writes with dump()'s settings: block style, indent 2, no folding (the
+# width is unbounded), single quotes where a plain scalar would not read back as the same
+# string, literal blocks for multi-line strings. It covers printable ASCII only, no
+# shared objects and literal blocks without kept trailing newlines; anything else raises
+# _NotPlain and the whole document takes libyaml's way (tests/test_yamlio.py).
+_IMPLICIT = BaseDumper.yaml_implicit_resolvers
+_PLAIN_NEVER_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
+_written: dict[str, str] = {}  # scalar text by string: rule files repeat their labels
+
+
+def _plain_reads_back(value: str) -> bool:
+    """A plain scalar in block context that reads back as this same string."""
+    first = value[:1]
+    if (
+        not value
+        or first in _PLAIN_NEVER_FIRST
+        or (first in "?:-" and value[1:2] in ("", " "))
+        or value.startswith(("---", "..."))
+        or value[0] == " "
+        or value[-1] in " :"
+        or ": " in value
+        or " #" in value
+    ):
+        return False
+    # Not if it would read back as a number, a boolean, null...
+    resolvers = [*_IMPLICIT.get(first, ()), *_IMPLICIT.get(None, ())]
+    return not any(regexp.match(value) for _tag, regexp in resolvers)
+
+
+def _line(value: str) -> str:
+    """A one-line string as written: plain, or single-quoted."""
+    got = _written.get(value)
+    if got is None:
+        if not (value.isascii() and value.isprintable()):
+            raise _NotPlain
+        got = value if _plain_reads_back(value) else "'" + value.replace("'", "''") + "'"
+        if len(_written) < 100_000:
+            _written[value] = got
+    return got
+
+
+def _literal(value: str, column: int, out: list[str]) -> None:
+    """A multi-line string as a literal block, its lines at column + 2."""
+    if (
+        not value.isascii()
+        or not value.replace("\n", "").isprintable()
+        or " \n" in value
+        or value[-1] == " "
+        or value.endswith("\n\n")
+        or value == "\n"
+    ):
+        raise _NotPlain  # kept newlines, trailing spaces or special characters
+    hints = "|2" if value[0] in " \n" else "|"
+    if value[-1] == "\n":
+        value = value[:-1]
+    else:
+        hints += "-"
+    out.append(hints + "\n")
+    indent = " " * (column + 2)
+    for line in value.split("\n"):
+        out.append(indent + line + "\n" if line else "\n")
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _line(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is float:
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value).lower()
+        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+    raise _NotPlain
+
+
+def _value(value: Any, column: int, out: list[str], seen: set[int]) -> None:
+    """What follows a key's colon or a dash: the rest of that line, then any lines below."""
+    kind = type(value)
+    if kind is str and "\n" in value:
+        out.append(" ")
+        _literal(value, column, out)
+    elif kind is dict and value:
+        out.append("\n")
+        _mapping(value, column + 2, False, out, seen)
+    elif kind is list and value:
+        out.append("\n")
+        _sequence(value, column, False, out, seen)
+    elif kind is dict or kind is list:
+        out.append(" {}\n" if kind is dict else " []\n")
+    else:
+        out.append(" " + _scalar(value) + "\n")
+
+
+def _shared(data: Any, seen: set[int]) -> None:
+    if id(data) in seen:  # PyYAML writes an anchor and an alias
+        raise _NotPlain
+    seen.add(id(data))
+
+
+def _mapping(
+    data: dict[Any, Any], column: int, inline: bool, out: list[str], seen: set[int]
+) -> None:
+    _shared(data, seen)
+    indent = " " * column
+    for key, value in data.items():
+        if type(key) is not str or len(key) > 128 or _line(key) != key:
+            raise _NotPlain  # only plain simple keys here
+        out.append(key + ":" if inline else indent + key + ":")
+        inline = False
+        _value(value, column, out, seen)
+
+
+def _sequence(data: list[Any], column: int, inline: bool, out: list[str], seen: set[int]) -> None:
+    _shared(data, seen)
+    indent = " " * column
+    for item in data:
+        out.append("-" if inline else indent + "-")
+        inline = False
+        kind = type(item)
+        if kind is dict and item:
+            out.append(" ")
+            _mapping(item, column + 2, True, out, seen)
+        elif kind is list and item:
+            out.append(" ")
+            _sequence(item, column + 2, True, out, seen)
+        else:
+            _value(item, column, out, seen)
+
+
+def _write(data: Any) -> str:
+    if type(data) is not dict or not data:
+        raise _NotPlain
+    out: list[str] = []
+    _mapping(data, 0, False, out, set())
+    return "".join(out)
+
+
 def dump(data: Any) -> str:
     """Block style, keys in insertion order, unicode as is, no line folding."""
+    try:
+        return _write(data)
+    except (_NotPlain, RecursionError):
+        pass
     return yaml.dump(
         data,
         Dumper=Dumper,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,23 @@ tricky = st.sampled_from(
         ">",
         "a\r\nb",
         "\x07bell",
+        "a #b",
+        "a#b",
+        "a:",
+        "a:b",
+        "-a",
+        "?a",
+        ":a",
+        "---x",
+        "...",
+        "\na",
+        "\n a",
+        " \na",
+        "a\n\n",
+        "a\n\nb\n",
+        "  x\n y",
+        "k: v\n- i",
+        "'q'",
     ]
 )
 text = st.one_of(tricky, st.text(max_size=40), st.text(alphabet="ab :-#\n'\"{}[]", max_size=30))
@@ -95,6 +113,43 @@ data = st.recursive(
 @given(data)
 def test_dump_is_byte_identical_to_pyyaml(value: Any) -> None:
     assert yamlio.dump(value) == reference_dump(value)
+
+
+# Printable ASCII with YAML's indicators, spaces and newlines, under plain keys: the
+# data our direct writer takes (the strategy above mostly sends it to libyaml).
+ascii_text = st.one_of(
+    tricky, st.text(alphabet="ab09 :-#\n'\"{}[]?.,&*!|>%@`~=<+_etrufalsny", max_size=12)
+)
+ascii_data = st.recursive(
+    st.one_of(ascii_text, st.integers(), st.booleans(), st.none(), st.floats()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(["a", "expr", "k-1", "for", "0"]), inner, max_size=4),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["groups", "rules", "x"]), ascii_data, min_size=1))
+def test_direct_writer_is_byte_identical_to_pyyaml(value: dict[str, Any]) -> None:
+    expected = reference_dump(value)
+    assert yamlio.dump(value) == expected
+    try:
+        written = yamlio._write(value)
+    except yamlio._NotPlain:
+        return  # libyaml's way, checked above
+    assert written == expected
+
+
+GENERATED = sorted((ROOT / "out").glob("*/*.yml")) + sorted((ROOT / "out").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", GENERATED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_generated_files_take_the_direct_way(path: Any) -> None:
+    """Our own files must not fall back to libyaml: that would cost the speed silently."""
+    body = "".join(line for line in path.read_text().splitlines(True) if not line.startswith("#"))
+    assert yamlio._write(yamlio.load(body)) == body
 
 
 @settings(max_examples=400, deadline=None)
