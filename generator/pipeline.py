@@ -284,7 +284,7 @@ def _learn_first_shapes(env: Any, fresh: list[Service]) -> None:
 
 
 def _learn(env: Any, service: Service, part: str) -> None:
-    rendered = _render(env, service)
+    rendered = _render(env, service, dashboard_needed=False)
     if not isinstance(rendered, tuple):
         return  # a mistake in the spec, which its compile reports
     plans, data, _ = rendered
@@ -368,10 +368,11 @@ class _Compiled:
 
 
 def _render(
-    env: Any, service: Service
-) -> tuple[list[plan.SLOPlan], dict[str, Any], dashboards.ServiceDashboard] | list[Problem]:
+    env: Any, service: Service, dashboard_needed: bool = True
+) -> tuple[list[plan.SLOPlan], dict[str, Any], dashboards.ServiceDashboard | None] | list[Problem]:
     """The service's plans, rule data (annotated with its dashboard's links) and
-    dashboard, or the problems that stop it."""
+    dashboard, or the problems that stop it. Without `dashboard_needed`, the dashboard
+    is built only when the rules link to it."""
     plans, findings = plan.plan_service(service)
     if findings:
         return [f.tier.origin.problem(f.message) for f in findings]
@@ -384,6 +385,8 @@ def _render(
         ]
     try:
         data = render.render_rules(env, service, plans)
+        if not (dashboard_needed or service.grafana_url):
+            return plans, data, None
         dashboard = dashboards.service_dashboard(service, plans)
     except SpecError as exc:
         return list(exc.problems)
@@ -396,6 +399,7 @@ def _compile_service(env: Any, service: Service, options: formats.Options) -> _C
     if not isinstance(rendered, tuple):
         return _Compiled(problems=rendered)
     plans, data, dashboard = rendered
+    assert dashboard is not None
     try:
         files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
         # The promtool tests that prove the rules (out/tests/) read the plain rule files,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, run_cli, tree_hashes
 
-from generator import parallel, pipeline, proofs, rulesim, scenarios, spec_cache
+from generator import formats, parallel, pipeline, proofs, render, rulesim, scenarios, spec_cache
 
 SERVICES = parallel.MIN_PARALLEL_ITEMS + 5
 
@@ -134,3 +134,33 @@ def test_a_run_on_several_cores_first_learns_the_first_services_shapes(
     mapped.clear()
     pipeline.compile_specs([specs], use_promtool=False)
     assert len(mapped) == 1 and len(mapped[0]) == SERVICES
+
+
+MEMOS = ((scenarios, ("_LOOKUPS", "_RECIPES")), (rulesim, ("_RUNS", "_SOLVED")))
+
+
+@pytest.mark.parametrize("grafana_url", ["", "https://grafana.example.com/"])
+def test_learning_teaches_what_compiling_the_service_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grafana_url: str
+) -> None:
+    # The learners skip the dashboard unless alerts link to it; the workers must then
+    # find every shape they look up (a miss would compute it again in each of them).
+    specs = many_specs(tmp_path)
+    if grafana_url:
+        with (specs / "_defaults.yaml").open("a") as f:
+            f.write(f"grafana_url: {grafana_url}\n")
+    service = pipeline.build_services([specs])[0]
+    assert service.grafana_url == grafana_url
+    env = render.environment()
+
+    def learnt(work: Any) -> list[list[str]]:
+        for module, names in MEMOS:
+            for name in names:
+                monkeypatch.setattr(module, name, {})
+        work()
+        return [sorted(map(repr, getattr(m, n))) for m, names in MEMOS for n in names]
+
+    by_learning = learnt(lambda: [pipeline._learn(env, service, p) for p in proofs.PARTS])
+    by_compiling = learnt(lambda: pipeline._compile_service(env, service, formats.Options()))
+    assert by_learning == by_compiling
+    assert all(by_learning)
