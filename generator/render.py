@@ -228,7 +228,7 @@ def _rules_validator() -> Callable[[Any], Any]:
     """The rule-file schema compiled to Python: checking 100k rules takes milliseconds.
     From its precompiled code while that is current (compiling it takes ~0.02 s)."""
     text = rules_schema_text()
-    found = precompiled.rules_validator(text)
+    found = precompiled.schema_validator(RULES_SCHEMA, text)
     if found is not None:
         return found
     validator: Callable[[Any], Any] = fastjsonschema.compile(json.loads(text))

@@ -3,6 +3,7 @@ while it is current, and from their source otherwise: same output either way."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import fastjsonschema
@@ -75,26 +76,32 @@ def test_same_rules_from_code_and_from_source(monkeypatch: pytest.MonkeyPatch) -
     assert len(from_code) == len(services) > 10
 
 
-def test_the_rule_schema_module_is_current() -> None:
-    """When this fails: make templates (the rule-file schema changed)."""
-    text = (ROOT / "generator" / "schema" / render.RULES_SCHEMA).read_text("utf-8")
-    assert precompiled.schema_fingerprint(text, index.FASTJSONSCHEMA) == index.RULES_SCHEMA, (
-        "generator/precompiled/rules_schema.py is stale: run make templates"
+SCHEMAS = sorted(precompiled.SCHEMA_OPTIONS)
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_every_schema_has_a_current_module(name: str) -> None:
+    """When this fails: make templates (the schema changed)."""
+    text = (ROOT / "generator" / "schema" / name).read_text("utf-8")
+    assert sorted(index.SCHEMAS) == SCHEMAS
+    assert precompiled.schema_fingerprint(text, index.FASTJSONSCHEMA) == index.SCHEMAS[name], (
+        f"generator/precompiled is stale for generator/schema/{name}: run make templates"
     )
-    assert (FOLDER / f"{precompiled.SCHEMA_MODULE}.py").is_file()
+    assert (FOLDER / f"{precompiled.schema_module(name)}.py").is_file()
 
 
-def test_rule_schema_from_code_only_while_current(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = render.rules_schema_text()
-    found = precompiled.rules_validator(text)
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_schema_from_code_only_while_current(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (ROOT / "generator" / "schema" / name).read_text("utf-8")
+    found = precompiled.schema_validator(name, text)
     if fastjsonschema.VERSION == index.FASTJSONSCHEMA:
         assert found is not None
-        assert found.__module__ == f"generator.precompiled.{precompiled.SCHEMA_MODULE}"
+        assert found.__module__ == f"generator.precompiled.{precompiled.schema_module(name)}"
     else:
         assert found is None
-    monkeypatch.setattr(index, "RULES_SCHEMA", "stale")
-    assert precompiled.rules_validator(text) is None
-    assert precompiled.rules_validator(text + " ") is None
+    assert precompiled.schema_validator(name, text + " ") is None
+    monkeypatch.setitem(index.SCHEMAS, name, "stale")
+    assert precompiled.schema_validator(name, text) is None
 
 
 def _verdict(validate: object, data: object) -> str:
@@ -107,10 +114,10 @@ def _verdict(validate: object, data: object) -> str:
 
 def test_rule_schema_same_verdicts_from_code_and_from_source() -> None:
     text = render.rules_schema_text()
-    from_code = precompiled.rules_validator(text)
+    from_code = precompiled.schema_validator(render.RULES_SCHEMA, text)
     if from_code is None:
         pytest.skip("another fastjsonschema: the schema compiles from source")
-    from_source = fastjsonschema.compile(__import__("json").loads(text))
+    from_source = fastjsonschema.compile(json.loads(text))
     files = sorted((ROOT / "out" / "prometheus").glob("*.yml"))
     docs = [yamlio.load(f.read_text("utf-8")) for f in files]
     rule = docs[0]["groups"][0]["rules"][0]

@@ -1,14 +1,15 @@
-"""Our templates as Jinja compiles them, and the rule-file schema as fastjsonschema
-compiles it, so that a run need not compile them again.
+"""Our templates as Jinja compiles them, and our JSON schemas as fastjsonschema compiles
+them, so that a run need not compile them again.
 
-Compiling the package templates costs a cold run ~0.1 s, and the schema's validator
-~0.02 s, in every worker process: a tenth of a 10-service run. The modules here hold the
-Python code Jinja generates for each template and fastjsonschema for the schema;
+Compiling the package templates costs a cold run ~0.1 s, and the rule schema's validator
+~0.02 s, in every worker process: a tenth of a 10-service run. The spec schema's
+validator (validate.py's fast path) would take ~0.2 s to compile. The modules here hold
+the Python code Jinja generates for each template and fastjsonschema for the schemas;
 `python -m generator.precompiled` (`make templates`) writes them, and Python's own
 bytecode cache then keeps them compiled as it does any module.
 
 A module is used only while its fingerprint still matches: the template's source, the
-Jinja version and the environment's syntax options; the schema's text and the
+Jinja version and the environment's syntax options; a schema's text and the
 fastjsonschema version. Otherwise it is compiled from source as before, so a stale
 module costs time and never changes the output. tests/test_precompiled.py fails when a
 module is stale against its source.
@@ -27,7 +28,13 @@ import jinja2
 
 from generator.precompiled import index
 
-SCHEMA_MODULE = "rules_schema"
+# The schemas whose validators are precompiled, and with what options (compile_to_code's):
+# the rule file's as render.py would compile it; the spec's only answers valid or not
+# (validate.py), and must never fill in defaults.
+SCHEMA_OPTIONS: dict[str, dict[str, Any]] = {
+    "rules.schema.json": {},
+    "spec.schema.json": {"use_default": False},
+}
 
 
 def module_name(template: str) -> str:
@@ -79,14 +86,20 @@ def template(
 
 
 def schema_fingerprint(schema: str, version: str) -> str:
-    """What fastjsonschema's code for the rule-file schema depends on."""
+    """What fastjsonschema's code for a schema depends on."""
     return hashlib.sha256(f"{version}\0{schema}".encode()).hexdigest()
 
 
-def rules_validator(schema: str) -> Callable[[Any], Any] | None:
-    """The rule-file schema's validator from its precompiled code, or None when stale."""
-    if schema_fingerprint(schema, fastjsonschema.VERSION) != index.RULES_SCHEMA:
+def schema_module(name: str) -> str:
+    """rules.schema.json -> rules_schema"""
+    return name.removesuffix(".json").replace(".", "_")
+
+
+def schema_validator(name: str, schema: str) -> Callable[[Any], Any] | None:
+    """The validator of generator/schema/`name` from its precompiled code, or None when
+    that is missing or stale."""
+    if schema_fingerprint(schema, fastjsonschema.VERSION) != index.SCHEMAS.get(name):
         return None
-    module = importlib.import_module(f"{__name__}.{SCHEMA_MODULE}")
-    validate: Callable[[Any], Any] = module.validate
+    module = importlib.import_module(f"{__name__}.{schema_module(name)}")
+    validate: Callable[[Any], Any] = module.VALIDATE
     return validate
