@@ -11,7 +11,7 @@ OUT ?= out
 # PROMSPEC_FLAGS = --format prometheus,operator,alertmanager --namespace monitoring
 PROMSPEC_FLAGS ?=
 
-.PHONY: generate test lint typecheck unit check bench templates setup test-setup tools test-tools clean help
+.PHONY: generate test lint typecheck unit check bench templates setup test-setup tools test-tools bytecode clean help
 
 help:
 	@echo "make generate   compile $(SPECS)/ into $(OUT)/ (sets everything up first)"
@@ -47,10 +47,16 @@ bench: test-setup
 templates: $(VENV)/.installed
 	$(BIN)/python -m generator.precompiled
 
-setup: $(VENV)/.installed tools
+setup: $(VENV)/.installed tools bytecode
 
 # The tests also start a Prometheus and run amtool.
-test-setup: $(VENV)/.installed test-tools
+test-setup: $(VENV)/.installed test-tools bytecode
+
+# Bytecode of promspec's own modules, as a wheel install writes it: the editable install
+# does not, and with PYTHONDONTWRITEBYTECODE (set on our build machines) every run would
+# compile them again, ~0.2 s each. Only what changed is compiled.
+bytecode: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q generator
 
 # Reinstall when the package metadata changes.
 $(VENV)/.installed: pyproject.toml

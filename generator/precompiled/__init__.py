@@ -28,13 +28,14 @@ import jinja2
 
 from generator.precompiled import index
 
-# The schemas whose validators are precompiled, and with what options (compile_to_code's):
-# the rule file's as render.py would compile it; the spec's only answers valid or not
-# (validate.py), and must never fill in defaults.
+# The schemas whose validators are precompiled, and how: the rule file's as render.py
+# would compile it; the spec's only answers valid or not (validate.py), so it must never
+# fill in defaults and need not carry the annotations (half the code's size).
 SCHEMA_OPTIONS: dict[str, dict[str, Any]] = {
     "rules.schema.json": {},
     "spec.schema.json": {"use_default": False},
 }
+VERDICT_ONLY = frozenset({"spec.schema.json"})
 
 
 def module_name(template: str) -> str:
