@@ -219,15 +219,11 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
 RULES_SCHEMA = "rules.schema.json"
 
 
-def rules_schema_text() -> str:
-    return resources.files("generator.schema").joinpath(RULES_SCHEMA).read_text("utf-8")
-
-
 @cache
 def _rules_validator() -> Callable[[Any], Any]:
     """The rule-file schema compiled to Python: checking 100k rules takes milliseconds.
     From its precompiled code while that is current (compiling it takes ~0.02 s)."""
-    text = rules_schema_text()
+    text = precompiled.schema_text(RULES_SCHEMA)
     found = precompiled.schema_validator(RULES_SCHEMA, text)
     if found is not None:
         return found

@@ -10,7 +10,6 @@ import difflib
 import json
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -37,7 +36,7 @@ MAX_ITEMS_PER_RUN = 20_000
 
 @cache
 def _schema_text() -> str:
-    return resources.files("generator.schema").joinpath(SPEC_SCHEMA).read_text("utf-8")
+    return precompiled.schema_text(SPEC_SCHEMA)
 
 
 @cache

@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import importlib.util
 from collections.abc import Callable, MutableMapping
+from importlib import resources
 from typing import Any
 
 import fastjsonschema
@@ -84,6 +85,11 @@ def template(
     if code is None:
         return None
     return env.template_class.from_code(env, code, globals, lambda: True)
+
+
+def schema_text(name: str) -> str:
+    """The text of generator/schema/`name`."""
+    return resources.files("generator.schema").joinpath(name).read_text("utf-8")
 
 
 def schema_fingerprint(schema: str, version: str) -> str:
