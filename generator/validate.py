@@ -63,7 +63,7 @@ def _fast() -> Callable[[Any], Any] | None:
 def _valid(data: Any) -> bool:
     """Whether the schema holds, by fastjsonschema's code for it: ~15x faster than
     jsonschema, whose import alone costs a run more than that. It speaks draft 7, and the
-    schema is draft 2020-12 in the draft-7 subset (tests/test_schema.py keeps it there),
+    schema is draft 2020-12 in the draft-7 subset (tests/test_schema_fast.py keeps it there),
     so both agree; jsonschema still judges every document this calls invalid, and words
     the messages."""
     fast = _fast()

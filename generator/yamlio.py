@@ -112,6 +112,7 @@ def load(text: str) -> Any:
 _IMPLICIT = BaseDumper.yaml_implicit_resolvers
 _PLAIN_NEVER_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
 _written: dict[str, str] = {}  # scalar text by string: rule files repeat their labels
+_SCALARS = yaml.representer.SafeRepresenter()  # numbers, booleans and null as SafeDumper
 
 
 def _plain_reads_back(value: str) -> bool:
@@ -171,19 +172,9 @@ def _scalar(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return _line(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if value is None:
-        return "null"
-    if kind is float:
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value).lower()
-        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+    if kind in (int, float, bool) or value is None:
+        text: str = _SCALARS.represent_data(value).value  # PyYAML's spelling of it
+        return text
     raise _NotPlain
 
 
