@@ -105,7 +105,7 @@ def template_data(env: jinja2.Environment, service: Service, file: TestFile) -> 
     """The test file as tests.yml.j2 (ours or the user's) lays it out, parsed back."""
     try:
         text = env.get_template(TEMPLATE).render(file=file)
-        # libyaml, as for the rule files (PyYAML's pure-Python loader took 60% of a run).
+        # As the rule files are read (PyYAML's pure-Python loader took 60% of a run).
         return yamlio.load(text)
     except (jinja2.TemplateError, yaml.YAMLError) as exc:
         raise SpecError(

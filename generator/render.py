@@ -231,13 +231,18 @@ def _rules_validator() -> Callable[[Any], Any]:
     return validator
 
 
-def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> dict[str, Any]:
-    """The rule file of one service as data, checked against the rule-file schema."""
+def rules_text(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> str:
+    """What rules.yml.j2 renders for the service."""
     try:
         template = env.get_template("rules.yml.j2")
-        text = template.render(service=service, plans=plans, **_selectors(service))
+        return template.render(service=service, plans=plans, **_selectors(service))
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
+
+
+def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> dict[str, Any]:
+    """The rule file of one service as data, checked against the rule-file schema."""
+    text = rules_text(env, service, plans)
     try:
         if too_deep(text):
             raise yaml.YAMLError("the YAML nests too deeply")

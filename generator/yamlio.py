@@ -4,11 +4,13 @@ With libyaml, parsing and emitting run in C, but building Python objects from no
 (loading) and nodes from Python objects (dumping) still run PyYAML's generic Python
 code: per value a dispatch, an alias check and an implicit-tag resolution. That was
 two thirds of a run. Our rule data is plain (mappings, lists, strings, a few numbers),
-so this module builds the same objects directly when loading, writes the text itself
+so this module reads what the templates render without libyaml (generator/yamlread.py)
+and builds other plain documents from libyaml's nodes directly, writes the text itself
 when dumping, and falls back to PyYAML's own code for anything else (anchors and
 aliases, merge keys, tags, other types, characters beyond printable ASCII). The result
 is the same as yaml.load/yaml.dump with the base classes, value for value and byte for
-byte (tests/test_yamlio.py compares them on generated data and on out/).
+byte (tests/test_yamlio.py and tests/test_yamlread.py compare them on generated data,
+on what the templates render and on out/).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from generator import yamlread
 
 BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BaseDumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -99,7 +103,12 @@ Dumper.add_representer(str, _literal_str)
 
 
 def load(text: str) -> Any:
-    return yaml.load(text, Loader=Loader)
+    """yaml.safe_load: what the templates render directly (generator/yamlread.py), the
+    rest by libyaml."""
+    try:
+        return yamlread.read(text)
+    except (yamlread.NotRead, RecursionError):
+        return yaml.load(text, Loader=Loader)
 
 
 # Direct writing. Even from nodes, libyaml's emitter costs a Python event per value; the
