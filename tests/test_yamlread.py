@@ -126,7 +126,7 @@ def documents(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(documents())
 def test_documents_of_the_dialect_read_as_libyaml_reads_them(text: str) -> None:
     agrees(text)
@@ -138,7 +138,7 @@ edits = st.tuples(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(documents(), st.lists(st.tuples(st.sampled_from(["insert", "delete"]), edits), max_size=3))
 def test_broken_documents_are_read_as_libyaml_reads_them_or_left_to_it(
     text: str, changes: list[tuple[str, tuple[int, str]]]
