@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +15,20 @@ PROMTOOL_HINT = (
 )
 
 
+# Go's runtime defaults suit a long-running server; promspec runs short promtools, one per
+# core: one OS thread each, and a collector that lets the heap grow 5x before it runs
+# (softly capped at 1 GiB; Go 1.19+) take a fifth to a third less CPU for the same work.
+# Whatever the user set wins.
+_GO_RUNTIME = {"GOMAXPROCS": "1", "GOGC": "400", "GOMEMLIMIT": "1GiB"}
+
+
 def promtool() -> str | None:
     return shutil.which("promtool")
+
+
+def environment() -> dict[str, str]:
+    """The environment promtool runs in."""
+    return {**_GO_RUNTIME, **os.environ}
 
 
 def check_rules(files: list[Path]) -> list[str]:
@@ -45,6 +58,7 @@ def check_rules(files: list[Path]) -> list[str]:
 def _promtool_check(tool: str, files: list[Path]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool, "check", "rules", *map(str, files)],
+        env=environment(),
         capture_output=True,
         text=True,
         check=False,

@@ -46,6 +46,7 @@ def _run(tool: str, path: Path) -> tuple[float, str | None]:
     proc = subprocess.run(
         [tool, "test", "rules", path.name],
         cwd=path.parent,
+        env=check.environment(),
         capture_output=True,
         text=True,
         check=False,

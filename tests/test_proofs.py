@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT, run_cli
+
+from generator import check
 
 E2E = ROOT / "tests" / "fixtures" / "e2e"
 
@@ -240,3 +243,15 @@ def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
         "#   OddApiWeekly: reads data from 7d ago (offset), which a short scenario does not hold",
     ]
     assert "alertname: OddApiFine\n" in (out / "tests" / "odd-api.test.yml").read_text()
+
+
+def test_promtool_runs_with_go_settings_for_short_runs_unless_the_user_set_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GOMAXPROCS", raising=False)
+    monkeypatch.setenv("GOGC", "150")
+    env = check.environment()
+    assert env["GOMAXPROCS"] == "1"  # one promtool per core already
+    assert env["GOMEMLIMIT"] == "1GiB"
+    assert env["GOGC"] == "150"
+    assert env["PATH"] == os.environ["PATH"]
