@@ -118,7 +118,6 @@ def load(text: str) -> Any:
 # string, literal blocks for multi-line strings. It covers printable ASCII only, no
 # shared objects and literal blocks without kept trailing newlines; anything else raises
 # _NotPlain and the whole document takes libyaml's way (tests/test_yamlio.py).
-_IMPLICIT = BaseDumper.yaml_implicit_resolvers
 _PLAIN_NEVER_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
 _written: dict[str, str] = {}  # scalar text by string: rule files repeat their labels
 _SCALARS = yaml.representer.SafeRepresenter()  # numbers, booleans and null as SafeDumper
@@ -139,8 +138,7 @@ def _plain_reads_back(value: str) -> bool:
     ):
         return False
     # Not if it would read back as a number, a boolean, null...
-    resolvers = [*_IMPLICIT.get(first, ()), *_IMPLICIT.get(None, ())]
-    return not any(regexp.match(value) for _tag, regexp in resolvers)
+    return yamlread.resolves_to_str(value)
 
 
 def _line(value: str) -> str:

@@ -66,13 +66,17 @@ def _json(text: str) -> Any:
     return value
 
 
+def resolves_to_str(plain: str) -> bool:
+    """Whether YAML 1.1 reads this plain scalar as a string: not yes, on, null, 1e3..."""
+    implicit = Resolver.yaml_implicit_resolvers
+    resolvers = [*implicit.get(plain[:1], ()), *implicit.get(None, ())]
+    return not any(regexp.match(plain) for _tag, regexp in resolvers)
+
+
 def _key(key: str) -> str:
     plain = _keys.get(key)
     if plain is None:
-        # yes, on, null, true...: YAML 1.1 reads these keys as booleans or null
-        implicit = Resolver.yaml_implicit_resolvers
-        resolvers = [*implicit.get(key[0], ()), *implicit.get(None, ())]
-        plain = not any(regexp.match(key) for _tag, regexp in resolvers)
+        plain = resolves_to_str(key)
         if len(_keys) < 10_000:
             _keys[key] = plain
     if not plain:
