@@ -25,6 +25,11 @@ from typing import Any
 import yaml
 
 READY_TIMEOUT = 30.0
+PORT_ATTEMPTS = 3
+
+
+class _PortTaken(RuntimeError):
+    """Prometheus could not bind its port: something else took it after we picked it."""
 
 
 def free_port() -> int:
@@ -156,30 +161,46 @@ class PrometheusServer:
         root = Path(self._tmp.name)
         self.log = root / "prometheus.log"
         try:
-            with self.log.open("wb") as log:
-                self.proc = subprocess.Popen(
-                    [
-                        self.binary,
-                        f"--config.file={self._config(root)}",
-                        f"--storage.tsdb.path={self.data_dir or root / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{self.port}",
-                        f"--storage.tsdb.retention.time={self.retention}",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            self._wait_ready()
+            # The port was free when picked, but another process (a parallel test worker)
+            # may take it before Prometheus binds it: pick another one and start again.
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                self._start(root)
+                try:
+                    self._wait_ready()
+                    break
+                except _PortTaken:
+                    if attempt == PORT_ATTEMPTS:
+                        raise
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _start(self, root: Path) -> None:
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={self._config(root)}",
+                    f"--storage.tsdb.path={self.data_dir or root / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    f"--storage.tsdb.retention.time={self.retention}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.log.read_text()[-2000:]}")
+                log = self.log.read_text()
+                if "address already in use" in log:
+                    raise _PortTaken(self.port)
+                raise RuntimeError(f"prometheus exited: {log[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
                     if r.status == 200:

@@ -8,6 +8,7 @@ query of the generated dashboards must return data from the same server.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +224,21 @@ def test_dashboard_queries_return_data(server, out: Path) -> None:
     )
     for dash, title, expr in queries:
         assert prom.query(expr), (dash, title, expr)
+
+
+def test_a_port_taken_before_prometheus_binds_it_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What a parallel test worker can do between our picking a free port and Prometheus
+    # binding it: take it. The harness must start on another port, not fail the test.
+    import prom_server
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        real = prom_server.free_port
+        monkeypatch.setattr(prom_server, "free_port", lambda: next(ports, None) or real())
+        with PrometheusServer([]) as prom:
+            assert prom.port != taken.getsockname()[1]
+            assert prom.query("vector(1)")[0]["value"][1] == "1"
