@@ -73,6 +73,12 @@ def server(out: Path) -> Iterator[tuple[PrometheusServer, Exporter]]:
         exporter.set_bad_share(BAD_SHARE)
         exporter.set_gauge(BACKUP, time.time() - BACKUP_AGE)
         exporter.set_gauge(CERT, time.time() + CERT_LEFT)
+        # Every test starts from a server whose rules have all run and whose SLO windows
+        # exist, whichever test runs first (tests of this module may run in any order,
+        # and in different processes under `make test`).
+        prom.wait_for("every rule evaluated once", lambda: evaluated_groups(prom), timeout=30)
+        burn = f"slo:burn_rate:ratio_rate1h{SEL}"
+        prom.wait_for("the 1h burn rate", lambda: value(prom, burn) is not None, timeout=30)
         yield prom, exporter
 
 
@@ -81,16 +87,18 @@ def value(prom: PrometheusServer, expr: str) -> float | None:
     return float(result[0]["value"][1]) if len(result) == 1 else None
 
 
+def evaluated_groups(prom: PrometheusServer) -> list[dict] | None:
+    """The rule groups, once every rule has been evaluated at least once."""
+    groups = prom.api("rules")["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    evaluated = all(r.get("lastEvaluation", "").startswith("20") for r in rules)
+    return groups if rules and evaluated else None
+
+
 def test_every_group_loads_and_evaluates_without_error(server) -> None:
     prom, _ = server
-
-    def healthy():
-        groups = prom.api("rules")["groups"]
-        rules = [r for g in groups for r in g["rules"]]
-        evaluated = all(r.get("lastEvaluation", "").startswith("20") for r in rules)
-        return groups if rules and evaluated else None
-
-    groups = prom.wait_for("every rule evaluated once", healthy, timeout=30)
+    groups = evaluated_groups(prom)
+    assert groups is not None
     names = sorted(g["name"] for g in groups)
     parts = ("absence", "capacity", "freshness", "slo-fast", "slo-period", "slo-slow", "thresholds")
     assert names == [f"promspec.{SERVICE}.{p}" for p in parts]
