@@ -35,8 +35,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Test processes: one per core by default. The suite is mostly single-threaded Python
+# beside one long promtool proof; a worker per core keeps both cores of CI busy.
+PYTEST_WORKERS ?= auto
+
 unit: test-setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 bench: test-setup
 	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
