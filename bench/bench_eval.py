@@ -5,8 +5,10 @@ backfilled history, in a real Prometheus on 127.0.0.1 with a temporary TSDB:
 
 - cost: samples touched per hour of rule evaluation (samples of one evaluation of each
   rule, from the query API's `stats=all`, times evaluations per hour of its group),
-  and the query engine's evaluation time, for promspec's rules, the usual shape (every
-  window from the raw counters, every 30 s) and the floor (the 5m raw rules alone);
+  the query engine's evaluation time, and each rule group's `evaluationTime` in
+  `/api/v1/rules` with the rules loaded and the counters scraped live after the
+  history, for promspec's rules, the usual shape (every window from the raw counters,
+  every 30 s) and the floor (the 5m raw rules alone);
 - accuracy: every window's error ratio from promspec's rules and from the usual shape,
   against the exact ratio of the synthetic counters, for steady and bursty traffic.
 
@@ -30,8 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -39,7 +44,7 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 import rulesets  # noqa: E402
 import traffic  # noqa: E402
 from common import machine, save  # noqa: E402
-from prom_server import PrometheusServer  # noqa: E402
+from prom_server import MetricsEndpoint, PrometheusServer  # noqa: E402
 
 DAY_S = 86400
 # 3 days for the longest alert window, plus the hour over which accuracy is sampled.
@@ -59,6 +64,18 @@ BURSTY_SIZE = 100
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
 TARGETS = {"promspec_over_usual": 0.01, "promspec_over_floor": 1.5, "accuracy": 0.01}
 PAGE_TIERS = ("page_fast", "page_slow")
+# Live groups: the steady history ends this far in the future (rounded up to 5 minutes),
+# time enough to build it and run the query-API measurements, so the live server starts
+# before the history's end and its scrapes and rule writes continue it without a gap.
+LIVE_LEAD_S = 120
+LIVE_LEAD_PER_SERIES_S = 0.3
+# Evaluations after the history's end are kept for this long: about ten of each group.
+# The live copy of the rule files evaluates every group every 30 s, so that the 5-minute
+# groups are measured as often as the others (an evaluation reads the same series
+# whatever the interval); each group is then counted at its own interval per hour.
+LIVE_S = 330
+LIVE_INTERVAL = "30s"
+LIVE_POLL_S = 5
 
 
 def promtool(*args: str) -> None:
@@ -351,9 +368,89 @@ def dataset(
     raise RuntimeError(f"the rules backfill left holes {BACKFILL_ATTEMPTS} times: {missing[:3]}")
 
 
+class LiveCounters(MetricsEndpoint):
+    """The synthetic counters as a target, at the time of each scrape."""
+
+    def __init__(self, load: traffic.Traffic) -> None:
+        super().__init__()
+        self.load = load
+
+    def render(self) -> str:
+        return traffic.exposition(self.load, time.time())
+
+
+def evaluated_at(stamp: str) -> float:
+    """Unix seconds of an RFC 3339 time as the API gives it (nanoseconds cut to micro)."""
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", stamp.replace("Z", "+00:00"))
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def live(load: traffic.Traffic, data: Path, files: dict[str, Path]) -> dict[str, Any]:
+    """Every group's `evaluationTime` in /api/v1/rules, with the three rule sets loaded
+    in one server that scrapes the counters live. Only evaluations after the history's
+    end are kept: before it, the TSDB refuses the live samples and rule writes (older
+    than its newest block), and rules read the backfilled ones instead."""
+    live_files, interval_of = {}, {}
+    for name, path in files.items():
+        doc = yaml.safe_load(path.read_text())
+        for group in doc["groups"]:
+            interval_of[group["name"]] = rulesets.seconds(group.get("interval", "1m"))
+            group["interval"] = LIVE_INTERVAL
+        live_files[name] = path.with_name(f"live.{path.name}")
+        live_files[name].write_text(yaml.safe_dump(doc, sort_keys=False))
+    ruleset_of = {str(path): name for name, path in live_files.items()}
+    seen: dict[tuple[str, str], dict[float, float]] = {}
+    with (
+        LiveCounters(load) as counters,
+        PrometheusServer(
+            list(live_files.values()),
+            targets={traffic.JOB: f"127.0.0.1:{counters.port}"},
+            interval=f"{traffic.SCRAPE_S}s",
+            data_dir=data,
+            retention="90d",
+            api_timeout=60.0,
+            honor_labels=True,
+        ) as prom,
+    ):
+        late_s = max(0.0, time.time() - load.end)
+        while time.time() < load.end + LIVE_S:
+            for group in prom.api("rules")["groups"]:
+                at = evaluated_at(group["lastEvaluation"])
+                if at <= load.end:
+                    continue
+                key = (ruleset_of[group["file"]], group["name"])
+                seen.setdefault(key, {})[at] = group["evaluationTime"]
+            time.sleep(LIVE_POLL_S)
+    out: dict[str, Any] = {"late_s": round(late_s, 1)}
+    for ruleset in files:
+        groups = {}
+        for (name, group), by_time in sorted(seen.items()):
+            if name != ruleset:
+                continue
+            median = statistics.median(by_time.values())
+            groups[group] = {
+                "interval_s": interval_of[group],
+                "evaluations": len(by_time),
+                "eval_ms": round(1000 * median, 3),
+                "eval_s_per_hour": round(median * 3600 / interval_of[group], 4),
+            }
+        out[ruleset] = {
+            "eval_s_per_hour": round(sum(g["eval_s_per_hour"] for g in groups.values()), 3),
+            "groups": groups,
+        }
+    return out
+
+
+def live_end(series: int) -> int:
+    """The steady history's end: far enough ahead for the live groups (LIVE_LEAD_S)."""
+    ahead = time.time() + LIVE_LEAD_S + LIVE_LEAD_PER_SERIES_S * series
+    return int(-(-ahead // 300) * 300)
+
+
 def measure_size(
-    root: Path, series: int, end: int, rules: dict[str, list[Any]], repeat: int
+    root: Path, series: int, rules: dict[str, list[Any]], files: dict[str, Path], repeat: int
 ) -> dict[str, Any]:
+    end = live_end(series)
     load = traffic.make("steady", series, end - HISTORY_S, end)
     data, build = dataset(root, load, rules)
     print(f"  {series:>5} series: history built {build}", flush=True)
@@ -364,6 +461,8 @@ def measure_size(
         costs = {k: cost(rs, seen[k], history_s) for k, rs in rules.items()}
         parts = anatomy(prom, at, rules["promspec"])
         acc = accuracy(prom, load, rules, times_before(at, ACCURACY_TIMES, ACCURACY_STEP_S))
+    print(f"  {series:>5} series: live groups until {LIVE_S} s after the history", flush=True)
+    groups = live(load, data, files)
     shutil.rmtree(data)
     a, b, f = (costs[k]["samples_per_hour"] for k in ("promspec", "usual", "floor"))
     a30, b30 = (costs[k]["samples_per_hour_30d_history"] for k in ("promspec", "usual"))
@@ -384,6 +483,13 @@ def measure_size(
         ),
         "raw_rule_parts": parts,
         "accuracy_steady": acc,
+        "live": groups,
+        "live_eval_promspec_over_usual": round(
+            groups["promspec"]["eval_s_per_hour"] / groups["usual"]["eval_s_per_hour"], 4
+        ),
+        "live_eval_promspec_over_floor": round(
+            groups["promspec"]["eval_s_per_hour"] / groups["floor"]["eval_s_per_hour"], 3
+        ),
     }
 
 
@@ -425,12 +531,18 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         top["eval_time_promspec_over_usual"],
         top["eval_time_promspec_over_floor"],
     )
+    live_usual, live_floor = (
+        top["live_eval_promspec_over_usual"],
+        top["live_eval_promspec_over_floor"],
+    )
     return {
         "at_series": int(max(sizes, key=int)),
         "promspec_over_usual": top["promspec_over_usual"],
         "promspec_over_floor": top["promspec_over_floor"],
         "eval_time_promspec_over_usual": time_usual,
         "eval_time_promspec_over_floor": time_floor,
+        "live_eval_promspec_over_usual": live_usual,
+        "live_eval_promspec_over_floor": live_floor,
         "promspec_max_relative_error": accuracy,
         # The samples are the targets' measure (machine-independent); evaluation time is
         # measured by the same rule and reported beside them, met or not.
@@ -441,6 +553,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             "within_1pct_of_exact": all(e <= TARGETS["accuracy"] for e in accuracy.values()),
             "eval_time_at_most_1_100_of_usual": time_usual <= TARGETS["promspec_over_usual"],
             "eval_time_at_most_1_5x_floor": time_floor <= TARGETS["promspec_over_floor"],
+            "live_eval_at_most_1_100_of_usual": live_usual <= TARGETS["promspec_over_usual"],
+            "live_eval_at_most_1_5x_floor": live_floor <= TARGETS["promspec_over_floor"],
         },
     }
 
@@ -456,15 +570,25 @@ def report(results: dict[str, Any]) -> None:
             f"{n:>13} " + " ".join(f"{v:13,d}" for v in row) + f" {s['promspec_over_usual']:13.5f}"
             f" {s['promspec_over_floor']:13.2f} {s['promspec_over_floor_30d_history']:13.2f}"
         )
+
+    def per_hour(n: str, by_set: dict[str, Any]) -> str:
+        sets = ("promspec", "usual", "floor")
+        return f"{n:>13} " + " ".join(f"{k} {by_set[k]['eval_s_per_hour']:9.3f}" for k in sets)
+
     print("\nquery-engine evaluation seconds per hour (median of repeats)")
     for n, s in results["sizes"].items():
-        c = s["cost"]
-        print(
-            f"{n:>13} "
-            + " ".join(
-                f"{k} {c[k]['eval_s_per_hour']:9.3f}" for k in ("promspec", "usual", "floor")
-            )
-        )
+        print(per_hour(n, s["cost"]))
+    print("\nlive groups: evaluationTime seconds per hour (/api/v1/rules, median per group)")
+    for n, s in results["sizes"].items():
+        live = s["live"]
+        late = f"{live['late_s']} s after" if live["late_s"] else "before"
+        print(per_hour(n, live) + f"  (server ready {late} the history's end)")
+        for k in ("promspec", "usual", "floor"):
+            for name, g in live[k]["groups"].items():
+                print(
+                    f"{'':>15}{name}: {g['eval_ms']:.2f} ms x {g['evaluations']} evaluations,"
+                    f" every {g['interval_s']:g} s"
+                )
     largest = results["sizes"][max(results["sizes"], key=int)]
     print("\nwhere the 5m raw rule's time goes at the largest size (each part alone, ms):")
     for name, part in largest["raw_rule_parts"].items():
@@ -502,24 +626,25 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [10, 100] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeat = 1 if args.quick else args.repeat
-    # History ends on a 5-minute boundary in the recent past, so nothing is in the future.
+    # The bursty histories end on a 5-minute boundary in the recent past; the steady ones
+    # a few minutes ahead, for the live groups (`live_end`).
     end = int(time.time()) // 300 * 300 - 300
     results: dict[str, Any] = {"machine": machine(), "method": method(), "sizes": {}}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="promspec-bench-eval-") as tmp:
         root = Path(tmp)
-        rules = rulesets.all_rules(root)
+        rules, files = rulesets.all_rules(root)
         results["page_tiers_every_30s"] = page_tiers_every_30s(rules["promspec"])
         for n in sizes:
-            results["sizes"][str(n)] = measure_size(root, n, end, rules, repeat)
+            results["sizes"][str(n)] = measure_size(root, n, rules, files, repeat)
         bursty = BURSTY_SIZE if BURSTY_SIZE in sizes else min(sizes)
         results["bursty"] = measure_bursty(root, bursty, end, rules)
     results["summary"] = summary(results)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["wall_s"] = round(time.perf_counter() - started, 1)
-    report(results)
     full = sizes == FULL_SIZES and not args.quick
     path = save("eval", results) if full else None
+    report(results)
     print(f"results: {path}" if path else "results not saved (partial run)")
 
 

@@ -147,18 +147,20 @@ def floor_file(path: Path) -> Path:
     return path
 
 
-def all_rules(root: Path) -> dict[str, list[dict[str, Any]]]:
-    promspec, _ = promspec_rules(root)
+def all_rules(root: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Path]]:
+    """The rules of each rule set, and the file each one is in."""
+    promspec, path = promspec_rules(root)
     usual, floor = usual_file(root / "usual.rules.yml"), floor_file(root / "floor.rules.yml")
     # promspec's file was checked by `promspec generate`; check ours the same way.
     subprocess.run(
         ["promtool", "check", "rules", str(usual), str(floor)], check=True, capture_output=True
     )
-    return {
+    rules = {
         "promspec": promspec,
         "usual": from_file("usual", usual),
         "floor": from_file("floor", floor),
     }
+    return rules, {"promspec": path, "usual": usual, "floor": floor}
 
 
 def references(expr: str, names: set[str]) -> set[str]:

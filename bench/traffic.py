@@ -111,16 +111,29 @@ def make(shape: str, series: int, start: int, end: int, seed: int = 6) -> Traffi
     return Traffic(shape, series, start, end, rates, shares, volume, failing)
 
 
-def openmetrics(traffic: Traffic) -> Iterator[str]:
-    """The counters as OpenMetrics text, in time order, one scrape round per chunk."""
-    yield f"# TYPE {METRIC.removesuffix('_total')} counter\n"
-    labels = [
+def _series(traffic: Traffic) -> list[tuple[str, str]]:
+    """(ok, failed) series names of each instance."""
+    return [
         (
             f'{METRIC}{{code="200",instance="i{i:04d}",job="{JOB}"}}',
             f'{METRIC}{{code="500",instance="i{i:04d}",job="{JOB}"}}',
         )
         for i in range(traffic.instances)
     ]
+
+
+def _values(traffic: Traffic, i: int, t: float) -> tuple[float, float]:
+    """(ok, failed) counter values of instance i at time t."""
+    total, errors = traffic.cumulative(t)
+    rate, share = traffic.rates[i], traffic.shares[i]
+    failed = rate * share * errors
+    return rate * total - failed, failed
+
+
+def openmetrics(traffic: Traffic) -> Iterator[str]:
+    """The counters as OpenMetrics text, in time order, one scrape round per chunk."""
+    yield f"# TYPE {METRIC.removesuffix('_total')} counter\n"
+    labels = _series(traffic)
     offsets = [traffic.offset(i) for i in range(traffic.instances)]
     for base in range(traffic.start, traffic.end + 1, SCRAPE_S):
         lines = []
@@ -128,13 +141,24 @@ def openmetrics(traffic: Traffic) -> Iterator[str]:
             t = base + offsets[i]
             if t > traffic.end:
                 continue
-            total, errors = traffic.cumulative(t)
-            rate, share = traffic.rates[i], traffic.shares[i]
-            failed = rate * share * errors
-            lines.append(f"{ok} {rate * total - failed:.4f} {t:.3f}\n")
+            good, failed = _values(traffic, i, t)
+            lines.append(f"{ok} {good:.4f} {t:.3f}\n")
             lines.append(f"{bad} {failed:.4f} {t:.3f}\n")
         yield "".join(lines)
     yield "# EOF\n"
+
+
+def exposition(traffic: Traffic, t: float) -> str:
+    """Every counter at time t, in Prometheus' text format, for a live scrape after the
+    history: the same series, continuing the backfilled values (no timestamps: the
+    scrape's own)."""
+    if t >= traffic.start + (len(traffic.volume) - 1) * HOUR_S:
+        raise ValueError("the traffic's hourly pattern ends before this time")
+    lines = [f"# TYPE {METRIC} counter\n"]
+    for i, (ok, bad) in enumerate(_series(traffic)):
+        good, failed = _values(traffic, i, t)
+        lines.append(f"{ok} {good:.4f}\n{bad} {failed:.4f}\n")
+    return "".join(lines)
 
 
 def write_openmetrics(traffic: Traffic, path: Path) -> int:

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -38,22 +38,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Exporter:
-    """/metrics with request counters: `rate` events/s, of which `bad_share` fail; and
-    gauges the test can set while it runs (`set_gauge`)."""
+class MetricsEndpoint:
+    """/metrics on a free loopback port, serving what `render()` returns at each scrape.
+    Use as a context manager."""
 
-    def __init__(self, metric: str, labels: dict[str, str], rate: float = 100.0) -> None:
-        self.metric, self.labels, self.rate = metric, labels, rate
-        self.bad_share = 0.0
-        self.gauges: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._good = self._bad = 0.0
-        self._last = time.monotonic()
-        exporter = self
+    def __init__(self) -> None:
+        endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = exporter.render().encode()
+                body = endpoint.render().encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -66,6 +60,32 @@ class Exporter:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class Exporter(MetricsEndpoint):
+    """/metrics with request counters: `rate` events/s, of which `bad_share` fail; and
+    gauges the test can set while it runs (`set_gauge`)."""
+
+    def __init__(self, metric: str, labels: dict[str, str], rate: float = 100.0) -> None:
+        super().__init__()
+        self.metric, self.labels, self.rate = metric, labels, rate
+        self.bad_share = 0.0
+        self.gauges: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._good = self._bad = 0.0
+        self._last = time.monotonic()
 
     def set_bad_share(self, share: float) -> None:
         with self._lock:
@@ -99,15 +119,6 @@ class Exporter:
             lines += [f"# TYPE {name} gauge", f"{name}{{{base}}} {value!r}"]
         return "\n".join(lines) + "\n"
 
-    def __enter__(self) -> Exporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
 
 class PrometheusServer:
     """`with PrometheusServer(rule_files, targets={"job": "127.0.0.1:port"}) as prom:`
@@ -127,6 +138,7 @@ class PrometheusServer:
         data_dir: Path | None = None,
         retention: str = "1d",
         api_timeout: float = 10.0,
+        honor_labels: bool = False,
     ) -> None:
         path = shutil.which(binary)
         if path is None:
@@ -138,6 +150,7 @@ class PrometheusServer:
         self.data_dir = data_dir
         self.retention = retention
         self.api_timeout = api_timeout
+        self.honor_labels = honor_labels  # keep the scraped job and instance labels
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -148,7 +161,11 @@ class PrometheusServer:
             "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
             "rule_files": [str(p) for p in self.rule_files],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": [target]}]}
+                {
+                    "job_name": job,
+                    "honor_labels": self.honor_labels,
+                    "static_configs": [{"targets": [target]}],
+                }
                 for job, target in sorted(self.targets.items())
             ],
         }
