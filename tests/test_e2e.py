@@ -74,8 +74,8 @@ def server(out: Path) -> Iterator[tuple[PrometheusServer, Exporter]]:
         exporter.set_gauge(BACKUP, time.time() - BACKUP_AGE)
         exporter.set_gauge(CERT, time.time() + CERT_LEFT)
         # Every test starts from a server whose rules have all run and whose SLO windows
-        # exist, whichever test runs first (tests of this module may run in any order,
-        # and in different processes under `make test`).
+        # exist, whichever of them is first: under `make test` the module's tests are
+        # shared out between processes, each with its own server.
         prom.wait_for("every rule evaluated once", lambda: evaluated_groups(prom), timeout=30)
         burn = f"slo:burn_rate:ratio_rate1h{SEL}"
         prom.wait_for("the 1h burn rate", lambda: value(prom, burn) is not None, timeout=30)
