@@ -49,10 +49,16 @@ ABOVE = 1.25  # "at the tier's burn rate": a quarter above its factor, so it mus
 BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
 SUSTAINABLE_BELOW_ONE = 0.99  # the 1x scenario when a tier's factor is exactly 1
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
+# Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
+OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
 
 class DesignError(AssertionError):
     """The model disagrees with the plan's math: a bug in promspec, never in a spec."""
+
+
+class _Unstable(DesignError):
+    """No evaluation near the wanted one renders every firing alert's $value stably."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ class SLOScenarios:
             check = self.burn_check(tick, states)
             if check is not None:
                 return check
-        raise DesignError(f"no stable evaluation time near tick {k} for {self.burn_alert}")
+        raise _Unstable(f"no stable evaluation time near tick {k} for {self.burn_alert}")
 
     def check_traffic_guard(self) -> None:
         """A min_traffic guard above what a test series carries cannot be proven here.
@@ -254,17 +260,30 @@ class SLOScenarios:
         )
 
     def outage(self) -> Scenario:
-        """Good traffic for the longest window, then every event fails."""
+        """Good traffic for the longest window, then every event fails.
+
+        A window wholly inside a total outage burns at exactly 1 / budget; when that
+        number sits on a rounding edge of an annotation (156.25 as "%.1f", budget 0.64%),
+        no evaluation renders stably, and the outage is proven at the first nearly total
+        failed share that does."""
+        for share in OUTAGE_SHARES:
+            try:
+                return self._outage(share)
+            except _Unstable:
+                continue
+        raise DesignError(f"no stable evaluation time in any outage for {self.burn_alert}")
+
+    def _outage(self, share: float) -> Scenario:
         onset = max(tp.tier.long_window for tp in self.tiers)
         budget = self.plan.error_budget
         lag = BASE_WINDOW_SECONDS + self.step
         fire_at = {}
         for tp in self.tiers:
-            detect = tp.detection_time(1.0, budget)
+            detect = tp.detection_time(share, budget)
             assert detect is not None
             fire_at[self.plan.tiers.index(tp)] = tick_at_or_after(onset + detect + lag, self.step)
         end = max(fire_at.values()) * self.step + self.step
-        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, 1.0))
+        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, share))
         states = promsim.tier_states(self.plan, self.model(shape))
         checks = []
         for i, k in sorted(fire_at.items(), key=lambda item: item[1]):
@@ -274,8 +293,9 @@ class SLOScenarios:
                 )
             checks.append(self.stable_burn_check(k, states, i, None))
         keys = ", ".join(tp.tier.key for tp in self.tiers)
+        what = "total outage" if share == 1.0 else f"outage ({format_number(share * 100)}% failing)"
         return Scenario(
-            self.name(f"total outage fires {keys}"), self.step, self.inputs(shape), tuple(checks)
+            self.name(f"{what} fires {keys}"), self.step, self.inputs(shape), tuple(checks)
         )
 
     def steady(self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]) -> Scenario:
