@@ -212,6 +212,7 @@ HOSTILE_VALUES = [
     "{{ $value }}", 'a"} or vector(1) #', "../x", "/", "x" * 3000, "ünïcödé", "\t",
     "up{", "rate(x[5m])", "sum(", [], {}, [1, 2], {"a": 1}, {"ratio": {}},
 ]  # fmt: skip
+HOSTILE_AT_IMPORT = copy.deepcopy(HOSTILE_VALUES)
 
 
 def all_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -237,15 +238,15 @@ def mutated_spec(draw: st.DrawFn) -> str:
         last = path[-1]
         action = draw(st.sampled_from(["replace", "delete", "rename", "add", "duplicate"]))
         if action == "replace":
-            parent[last] = draw(st.sampled_from(HOSTILE_VALUES) | TEXT)
+            # A copy: later mutations must not change the shared hostile values.
+            parent[last] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES) | TEXT))
         elif action == "delete":
             del parent[last]
         elif action == "rename" and isinstance(last, str):
             parent[last + draw(st.sampled_from(["s", "_", "x"]))] = parent.pop(last)
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from([*map(str, path), "extra", "for", "labels"]))] = draw(
-                st.sampled_from(HOSTILE_VALUES)
-            )
+            key = draw(st.sampled_from([*map(str, path), "extra", "for", "labels"]))
+            parent[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES)))
         elif action == "duplicate" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[last]))
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
@@ -281,5 +282,8 @@ def test_mutated_specs_compile_or_fail_with_one_line_errors(tmp_path: Path) -> N
 
     never_crashes()
     assert outcomes["rejected"] > 0
+    # Examples must not leak into each other through the shared values (hypothesis then
+    # reports FlakyStrategyDefinition instead of the spec that broke the compiler).
+    assert HOSTILE_VALUES == HOSTILE_AT_IMPORT
     if files:
         promtool_accepts(files)
