@@ -340,11 +340,20 @@ class Builder:
         return float(value)
 
     def _levels(
-        self, raw: dict[str, Any], path: Path_, convert: Any, descending: bool, hint: str = ""
+        self,
+        raw: dict[str, Any],
+        path: Path_,
+        convert: Any,
+        descending: bool,
+        hint: str = "",
+        own: dict[str, Any] | None = None,
+        source: str = "the defaults",
     ) -> tuple[Level, ...]:
         """info/warning/critical levels, which must get stricter with severity.
 
-        Levels merge with inherited ones key by key; `false` drops an inherited level."""
+        Levels merge with inherited ones key by key; `false` drops an inherited level.
+        `own` holds the levels the spec itself sets (all of `raw` when None); the others
+        came from `source`, which the error names, since the user never wrote them."""
         levels = [
             Level(cast(Severity, s), convert(raw[s], (*path, s)))
             for s in reversed(SEVERITIES)
@@ -352,24 +361,39 @@ class Builder:
         ]
         if not levels:
             raise self.fail(path, "set at least one of warning or critical (or info)")
+        own = raw if own is None else own
         for weaker, stronger in itertools.pairwise(levels):
             wrong = stronger.value >= weaker.value if descending else stronger.value <= weaker.value
-            if wrong:
-                relation = "below" if descending else "above"
-                raise self.fail(
-                    (*path, stronger.severity),
-                    f"{stronger.severity} level {format_number(stronger.value)} must be "
-                    f"{relation} the {weaker.severity} level {format_number(weaker.value)}; "
-                    f"swap them{hint}",
-                )
+            if not wrong:
+                continue
+            relation = "below" if descending else "above"
+            weak, strong = weaker.severity, stronger.severity
+            problem = (
+                f"{strong} level {_as_written(raw[strong])} must be {relation} "
+                f"the {weak} level {_as_written(raw[weak])}"
+            )
+            at = strong
+            inherited = [s for s in (weak, strong) if s not in own]
+            if inherited:
+                other = inherited[0]
+                at = weak if other == strong else strong  # the level the spec wrote
+                fix = f"; the {other} level comes from {source}: set {other}"
+                fix += f" ({other}: false drops it)"
+            elif stronger.value == weaker.value:
+                fix = f"; make {strong} stricter than {weak}{hint}"
+            else:
+                fix = f"; swap them{hint}"
+            raise self.fail((*path, at), problem + fix)
         return tuple(levels)
 
     def _threshold(self, raw: dict[str, Any], path: Path_) -> Threshold:
+        own, source = raw, "the defaults"
         if "use" in raw:
             preset = self.defaults["presets"].get(raw["use"])
             if preset is None:
                 known = ", ".join(sorted(self.defaults["presets"])) or "none defined"
                 raise self.fail((*path, "use"), f"unknown preset '{raw['use']}' (presets: {known})")
+            source = f"preset '{raw['use']}'"
             raw = merge(preset, raw)
         if ("expr" in raw) == ("quantile" in raw):
             raise self.fail(path, "a threshold needs exactly one of expr or quantile")
@@ -390,7 +414,13 @@ class Builder:
         direction = raw.get("direction", "above")
         hint = ", or set direction: below if low values are bad" if direction == "above" else ""
         levels = self._levels(
-            raw, path, self._level_value, descending=direction == "below", hint=hint
+            raw,
+            path,
+            self._level_value,
+            descending=direction == "below",
+            hint=hint,
+            own=own,
+            source=source,
         )
         return Threshold(
             **self._common(raw, path, self.defaults["threshold"]["for"]),
@@ -411,7 +441,11 @@ class Builder:
         )
         headroom_raw = merge(d["headroom"], raw.get("headroom", {}))
         headroom = self._levels(
-            headroom_raw, (*path, "headroom"), lambda v, p: float(v), descending=True
+            headroom_raw,
+            (*path, "headroom"),
+            lambda v, p: float(v),
+            descending=True,
+            own=raw.get("headroom", {}),
         )
         exhaustion = None
         ex = raw.get("exhaustion")
@@ -438,7 +472,7 @@ class Builder:
         return Freshness(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
-            levels=self._levels(merged, path, self.duration, descending=False),
+            levels=self._levels(merged, path, self.duration, descending=False, own=raw),
         )
 
     def _expiry(self, raw: dict[str, Any], path: Path_) -> Expiry:
@@ -446,7 +480,7 @@ class Builder:
         return Expiry(
             **self._common(merged, path, "0s"),
             timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
-            levels=self._levels(merged, path, self.duration, descending=True),
+            levels=self._levels(merged, path, self.duration, descending=True, own=raw),
         )
 
     def _absence(self, raw: dict[str, Any], path: Path_) -> Absence:
@@ -463,3 +497,8 @@ class Builder:
             target=key == "target",
             severity=raw.get("severity", d["severity"]),
         )
+
+
+def _as_written(level: Any) -> str:
+    """A level as the spec writes it: 30d and 500ms stay so, numbers print as PromQL does."""
+    return level if isinstance(level, str) else format_number(float(level))
