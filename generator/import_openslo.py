@@ -15,10 +15,12 @@ import re
 from typing import Any
 
 from generator import imports
-from generator.errors import Problem
+from generator.errors import Problem, SpecError
 from generator.load import Document
 
 _DURATION = re.compile(r"^([0-9]+)([smhdw])$")
+SCHEMA = "import-openslo.schema.json"
+KINDS = ("SLO", "SLI", "Service")  # the kinds read; each has its definition in SCHEMA
 
 
 def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -26,6 +28,16 @@ def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
     slis: dict[str, tuple[Document, tuple[str | int, ...], dict[str, Any]]] = {}
     descriptions: dict[str, str] = {}
     slos: list[Document] = []
+    errors = [
+        problem
+        for doc in docs
+        if isinstance(doc.data, dict)
+        and doc.data.get("apiVersion") == "openslo/v1"
+        and doc.data.get("kind") in KINDS
+        for problem in imports.malformed(doc, SCHEMA, doc.data, definition=doc.data["kind"])
+    ]
+    if errors:
+        raise SpecError(errors)
     for doc in docs:
         data = doc.data if isinstance(doc.data, dict) else {}
         kind = data.get("kind")

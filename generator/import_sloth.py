@@ -10,14 +10,15 @@ page_alert,ticket_alert}` where an alert has `disable`. Sloth's period is a glob
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from generator import imports
-from generator.errors import Problem
+from generator.errors import Problem, SpecError
 from generator.load import Document
 
 WINDOW = r"\{\{\s*\.window\s*\}\}"
 SLOTH_PERIOD = "30d"
+SCHEMA = "import-sloth.schema.json"
 TEAM_KEYS = ("team", "owner")
 _RESERVED = ("service", "slo", "team", "severity", "burn_tier", "check")
 
@@ -25,17 +26,30 @@ _RESERVED = ("service", "slo", "team", "severity", "burn_tier", "check")
 def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
     specs: list[dict[str, Any]] = []
     notes: list[Problem] = []
+    errors: list[Problem] = []
     for doc in docs:
-        spec = _document(doc, notes)
-        if spec is not None:
-            specs.append(spec)
+        data, base = _unwrap(doc)
+        if isinstance(data, dict) and "service" in data:
+            errors += imports.malformed(doc, SCHEMA, data, base)
+        if not errors:
+            spec = _document(doc, notes)
+            if spec is not None:
+                specs.append(spec)
+    if errors:
+        raise SpecError(errors)
     return specs, notes
 
 
+def _unwrap(doc: Document) -> tuple[Any, tuple[str, ...]]:
+    """The Sloth spec of a document, and where it is: a PrometheusServiceLevel holds it
+    under spec."""
+    if isinstance(doc.data, dict) and doc.data.get("kind") == "PrometheusServiceLevel":
+        return doc.data.get("spec") or {}, ("spec",)
+    return doc.data, ()
+
+
 def _document(doc: Document, notes: list[Problem]) -> dict[str, Any] | None:
-    data, base = doc.data, cast(tuple[str, ...], ())
-    if isinstance(data, dict) and data.get("kind") == "PrometheusServiceLevel":
-        data, base = data.get("spec") or {}, ("spec",)
+    data, base = _unwrap(doc)
     if not isinstance(data, dict) or "service" not in data:
         notes.append(imports.note(doc, base, "not a Sloth spec (no 'service'); skipped"))
         return None

@@ -2,21 +2,28 @@
 the way promspec does, and print the resulting specs.
 
 Importers never guess: what cannot be carried over exactly becomes a note (file:line,
-field, why, and what to write instead) and is left out of the spec.
+field, why, and what to write instead) and is left out of the spec. A source its own tool
+would refuse (a field of the wrong type) is an error instead: nothing is imported.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
 import yaml
 
-from generator import promql
+from generator import promql, validate
 from generator.errors import Problem
-from generator.load import Document
+from generator.load import Document, Path_
+
+if TYPE_CHECKING:
+    import jsonschema
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # Functions that turn a counter into a per-second rate; the window is promspec's to choose.
@@ -82,6 +89,28 @@ def name(text: str) -> str:
     if out and not out[0].isalpha():
         out = "x-" + out
     return out[:63]
+
+
+@cache
+def _validator(schema_file: str, definition: str) -> jsonschema.protocols.Validator:
+    """A validator for one definition of an import schema (generator/schema/import-*.json);
+    "" for the whole schema."""
+    import jsonschema  # only the import commands need it
+
+    schema = json.loads(resources.files("generator.schema").joinpath(schema_file).read_text())
+    if definition:
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"]}
+        schema["$ref"] = f"#/$defs/{definition}"
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def malformed(
+    doc: Document, schema_file: str, instance: Any, at: Path_ = (), definition: str = ""
+) -> list[Problem]:
+    """Where `instance` (the part of `doc` at `at`) breaks the types its own tool requires
+    of the fields an importer reads: the importer can trust those types after this."""
+    return validate.schema_problems(doc, _validator(schema_file, definition), instance, at)
 
 
 def note(doc: Document, path: tuple[str | int, ...], message: str) -> Problem:

@@ -97,10 +97,18 @@ def check_document(doc: Document) -> list[Problem]:
             return [doc.problem((key,), message)]
     if _valid(doc.data):
         return []
+    return schema_problems(doc, _validator(), doc.data)
+
+
+def schema_problems(
+    doc: Document, validator: jsonschema.protocols.Validator, instance: Any, at: Path_ = ()
+) -> list[Problem]:
+    """What `validator` finds wrong in `instance`, the part of `doc` at `at`: most
+    specific first, one per field."""
     problems: dict[str, Problem] = {}
-    for error in _leaf_errors(_validator().iter_errors(doc.data)):
+    for error in _leaf_errors(validator.iter_errors(instance)):
         path, message = _explain(error)
-        problem = doc.problem(path, message)
+        problem = doc.problem((*at, *path), message)
         problems.setdefault(problem.field, problem)
     return sorted(problems.values())[:MAX_PROBLEMS_PER_DOCUMENT]
 

@@ -3,6 +3,7 @@ and the result compiles and passes promtool."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,84 @@ def test_nothing_importable_exits_1(tmp_path: Path) -> None:
         result.stderr.splitlines()[-1]
         == f"promspec: nothing in {source} could be imported as Sloth prometheus/v1"
     )
+
+
+# -- sources their own tool would refuse ---------------------------------------------------
+
+
+def _malformed(tool: str, name: str, edits: dict[str, str], tmp_path: Path) -> Path:
+    text = (IMPORT / f"{name}.yaml").read_text()
+    for old, new in edits.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    source = tmp_path / f"{name}.yaml"
+    source.write_text(text)
+    return source
+
+
+@pytest.mark.parametrize(
+    ("tool", "name", "edits", "errors"),
+    [
+        (
+            "sloth",
+            "sloth-payments",
+            {
+                "objective: 99.9": 'objective: "99.9%"',
+                'env: "prod"': "env: [prod]",
+                "disable: true": "disable: yes please",
+            },
+            [
+                "6:8: labels.env: a label value is a string, e.g. prod (got a list)",
+                "9:16: slos[0].objective: Sloth's objective is a percentage between 0 and 100 "
+                '(exclusive), e.g. 99.9 (got "99.9%")',
+                "35:18: slos[1].alerting.page_alert.disable: must be true or false, not the "
+                'string "yes please"',
+            ],
+        ),
+        (
+            "sloth",
+            "sloth-payments",
+            {"    sli:\n      events:": "    sli:\n      events: []\n      x:"},
+            ["12:15: slos[0].sli.events: must be a mapping (key: value lines), not a list"],
+        ),
+        (
+            "openslo",
+            "openslo-checkout",
+            {"target: 0.995": "target: 99.5", "duration: 7d": "duration: 7"},
+            [
+                "43:15: spec.objectives[0].target: target is a ratio between 0 and 1 "
+                "(exclusive), e.g. 0.999 (got 99.5)",
+                "101:17: spec.timeWindow[0].duration: must be a string, not the number 7",
+            ],
+        ),
+        (
+            "openslo",
+            "openslo-checkout",
+            {"  metadata:\n      name: search-errors": "  metadata: search-errors"},
+            ["52:15: spec.indicator.metadata: must be a mapping (key: value lines), not the "
+             'string "search-errors"'],
+        ),
+    ],
+)  # fmt: skip
+def test_a_source_of_the_wrong_types_is_an_error_and_nothing_is_imported(
+    tool: str, name: str, edits: dict[str, str], errors: list[str], tmp_path: Path
+) -> None:
+    source = _malformed(tool, name, edits, tmp_path)
+    out = tmp_path / "x.yaml"
+    result = run_cli("import", tool, str(source), "--out", str(out))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    noun = "problem" if len(errors) == 1 else "problems"
+    assert result.stderr.splitlines() == [
+        *(f"error: {source}:{error}" for error in errors),
+        f"promspec: {len(errors)} {noun}; nothing was written",
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["import-sloth.schema.json", "import-openslo.schema.json"])
+def test_import_schemas_hold_against_their_metaschema(name: str) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "generator" / "schema" / name).read_text())
+    jsonschema.validators.validator_for(schema).check_schema(schema)

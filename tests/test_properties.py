@@ -18,8 +18,9 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import pipeline
+from generator import import_openslo, import_sloth, imports, pipeline
 from generator.errors import SpecError
+from generator.load import load_file
 
 # A few dozen keep the suite fast; PROMSPEC_PROPERTY_EXAMPLES=1000 for a deeper hunt.
 SETTINGS = settings(
@@ -226,11 +227,12 @@ def all_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-@st.composite
-def mutated_spec(draw: st.DrawFn) -> str:
-    data = copy.deepcopy(BASE)
+def mutate(draw: st.DrawFn, data: Any) -> None:
+    """One to three random changes to `data` (a mapping or a list of documents), in place."""
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in all_paths(data) if p]
+        if not paths:  # everything deleted already
+            return
         path = draw(st.sampled_from(paths))
         parent = data
         for part in path[:-1]:
@@ -249,12 +251,22 @@ def mutated_spec(draw: st.DrawFn) -> str:
             parent[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES)))
         elif action == "duplicate" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[last]))
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    if draw(st.booleans()):  # and break the text itself now and then
+
+
+def break_text(draw: st.DrawFn, text: str) -> str:
+    """Now and then, break the YAML text itself."""
+    if draw(st.booleans()):
         at = draw(st.integers(0, len(text)))
         text = text[:at] + draw(st.sampled_from(["", ":", "- ", "\t", "&a ", "*a", "\x00", "]"]))
         text += text[at + draw(st.integers(0, 5)) :] if draw(st.booleans()) else ""
     return text
+
+
+@st.composite
+def mutated_spec(draw: st.DrawFn) -> str:
+    data = copy.deepcopy(BASE)
+    mutate(draw, data)
+    return break_text(draw, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
 
 BASE = yaml.safe_load((FIXTURES / "checkout-api.yaml").read_text())
@@ -287,3 +299,50 @@ def test_mutated_specs_compile_or_fail_with_one_line_errors(tmp_path: Path) -> N
     assert HOSTILE_VALUES == HOSTILE_AT_IMPORT
     if files:
         promtool_accepts(files)
+
+
+# -- importers -------------------------------------------------------------------------
+
+IMPORT = FIXTURES.parent / "import"
+CONVERTERS = {"sloth": import_sloth.convert, "openslo": import_openslo.convert}
+SOURCES = {
+    tool: list(yaml.safe_load_all((IMPORT / name).read_text()))
+    for tool, name in (("sloth", "sloth-payments.yaml"), ("openslo", "openslo-checkout.yaml"))
+}
+
+
+@st.composite
+def mutated_source(draw: st.DrawFn) -> tuple[str, str]:
+    tool = draw(st.sampled_from(sorted(SOURCES)))
+    docs = copy.deepcopy(SOURCES[tool])
+    mutate(draw, docs)
+    dumped = (yaml.safe_dump(d, allow_unicode=True, sort_keys=False) for d in docs)
+    return tool, break_text(draw, "---\n".join(dumped))
+
+
+def test_imports_of_mutated_sources_convert_or_fail_with_one_line_errors(tmp_path: Path) -> None:
+    outcomes = {"imported": 0, "rejected": 0}
+
+    @SETTINGS
+    @given(mutated_source())
+    def never_crashes(case: tuple[str, str]) -> None:
+        tool, text = case
+        source = tmp_path / "source.yaml"
+        source.write_text(text, encoding="utf-8", errors="surrogateescape")
+        try:
+            specs, notes = CONVERTERS[tool](load_file(source))
+        except SpecError as exc:
+            assert exc.problems
+            notes, specs = exc.problems, []
+            outcomes["rejected"] += 1
+        for problem in notes:
+            line = str(problem)
+            assert "\n" not in line and "Traceback" not in line, line
+            assert problem.file and problem.message, line
+        if specs:
+            imports.dump_specs(specs, "source.yaml")
+            outcomes["imported"] += 1
+
+    never_crashes()
+    assert outcomes["rejected"] > 0
+    assert outcomes["imported"] > 0
