@@ -22,6 +22,7 @@ from typing import Any
 from generator import conventions, promsim, promtemplate
 from generator.conventions import BASE_WINDOW_SECONDS
 from generator.model import (
+    BudgetAlert,
     GaugeIndicator,
     Indicator,
     LatencyIndicator,
@@ -49,6 +50,9 @@ ABOVE = 1.25  # "at the tier's burn rate": a quarter above its factor, so it mus
 BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
 SUSTAINABLE_BELOW_ONE = 0.99  # the 1x scenario when a tier's factor is exactly 1
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
+# How far past its level a budget alert's firing scenario goes, 5% first (see
+# SLOScenarios.budget_scenarios).
+ABOVE_LEVEL_MARGINS = (LEVEL_MARGIN, 0.06, 0.07, 0.08)
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
 OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
@@ -354,46 +358,60 @@ class SLOScenarios:
 
     # -- budget, no data, zero traffic (fast file) ------------------------------------
     def budget_scenarios(self) -> list[Scenario]:
+        """Each budget alert 5% past its level fires, 5% short of it stays silent.
+
+        The alert's $value at the tick it starts firing is fixed by the level; when it
+        sits on a rounding edge of an annotation (0.99475 as a percent with one
+        decimal, a 0.5% level), the scenario goes a little further past the level."""
         out = []
-        labels = self.series_labels()
         for b in self.slo.alerting.budget_alerts:
-            what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
-            alert = conventions.slo_alert(self.service.name, self.slo.name, what)
-            rule = self._rule(alert, severity=b.severity)
-            i = self.slo.alerting.budget_alerts.index(b)
-            for side, factor in (("above", 1 + LEVEL_MARGIN), ("below", 1 - LEVEL_MARGIN)):
-                burn = b.consumed_percent / 100 * factor
-                end = 2 * BASE_WINDOW_SECONDS + b.for_
-                shape = Shape.steps(self.step, (end, burn * self.plan.error_budget))
-                state = promsim.budget_states(self.plan, self.model(shape))[i]
-                checks = []
-                if side == "above":
-                    active = next(k for k, v in enumerate(state.value) if v is not None)
-                    fire_k = active + tick_at_or_after(b.for_, self.step)
-                    if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
-                        raise DesignError(f"{alert}: fires at the wrong time")
-                    if fire_k > active:
-                        checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
-                    value = state.value[fire_k]
-                    if not self.stable(rule, value):
-                        raise DesignError(f"{alert}: unstable value {value}")
-                    checks.append(
-                        AlertCheck(fire_k * self.step, alert, (self.expected(rule, value, labels),))
-                    )
-                elif any(state.firing):
-                    raise DesignError(f"{alert}: fires below its level")
-                else:
-                    checks.append(AlertCheck(end, alert, ()))
-                pct = format_number(round(b.consumed_percent * factor, 4))
-                out.append(
-                    Scenario(
-                        self.name(f"{what} {side} its level ({pct}% of the budget spent)"),
-                        self.step,
-                        self.inputs(shape),
-                        tuple(checks),
-                    )
-                )
+            for margin in ABOVE_LEVEL_MARGINS:
+                try:
+                    out.append(self._budget_scenario(b, 1 + margin))
+                    break
+                except _Unstable:
+                    continue
+            else:
+                raise DesignError(f"no stable value past the level of {b.key}")
+            out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
         return out
+
+    def _budget_scenario(self, b: BudgetAlert, factor: float) -> Scenario:
+        what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
+        alert = conventions.slo_alert(self.service.name, self.slo.name, what)
+        rule = self._rule(alert, severity=b.severity)
+        i = self.slo.alerting.budget_alerts.index(b)
+        burn = b.consumed_percent / 100 * factor
+        end = 2 * BASE_WINDOW_SECONDS + b.for_
+        shape = Shape.steps(self.step, (end, burn * self.plan.error_budget))
+        state = promsim.budget_states(self.plan, self.model(shape))[i]
+        checks = []
+        side = "above" if factor > 1 else "below"
+        if side == "above":
+            active = next(k for k, v in enumerate(state.value) if v is not None)
+            fire_k = active + tick_at_or_after(b.for_, self.step)
+            if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
+                raise DesignError(f"{alert}: fires at the wrong time")
+            if fire_k > active:
+                checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
+            value = state.value[fire_k]
+            if not self.stable(rule, value):
+                raise _Unstable(f"{alert}: unstable value {value}")
+            labels = self.series_labels()
+            checks.append(
+                AlertCheck(fire_k * self.step, alert, (self.expected(rule, value, labels),))
+            )
+        elif any(state.firing):
+            raise DesignError(f"{alert}: fires below its level")
+        else:
+            checks.append(AlertCheck(end, alert, ()))
+        pct = format_number(round(b.consumed_percent * factor, 4))
+        return Scenario(
+            self.name(f"{what} {side} its level ({pct}% of the budget spent)"),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
+        )
 
     def no_data(self) -> Scenario:
         nd = self.slo.alerting.no_data

@@ -289,3 +289,37 @@ def test_an_outage_whose_burn_rate_sits_on_a_rounding_edge_is_still_proven(
     assert "- name: 'g: outage (99.9% failing) fires ticket_fast, ticket_slow'" in long
     short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
     assert "- name: 'g: total outage fires page_fast, page_slow'" in short
+
+
+BUDGET_LEVEL_ON_A_ROUNDING_EDGE = """\
+version: promspec/v1
+service: a
+team: a
+runbook_base_url: https://runbooks.example.com/x
+slos:
+  - name: g
+    objective: 99.9
+    period: 30d
+    indicator:
+      ratio: {errors: _, total: _0}
+    alerting:
+      budget_exhausted: {consumed_percent: 0.5}
+"""
+
+
+def test_a_budget_alert_whose_value_sits_on_a_rounding_edge_is_still_proven(
+    tmp_path: Path,
+) -> None:
+    # 5% past a 0.5% level leaves 99.475% of the budget when the alert starts firing,
+    # which a one-decimal percent rounds either way (found by mutating _defaults.yaml).
+    # The firing scenario goes 6% past the level instead.
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(BUDGET_LEVEL_ON_A_ROUNDING_EDGE)
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
+    assert generated.returncode == 0, generated.stderr
+    short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
+    assert "- name: 'g: ErrorBudgetExhausted above its level (0.53% of the budget spent)'" in short
+    assert "- name: 'g: ErrorBudgetExhausted below its level (0.475% of the budget spent)'" in short
