@@ -15,8 +15,9 @@ proves the same expressions; 1m rather than slo-fast's 30s halves promtool's wor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from generator import conventions, promsim, promtemplate
@@ -46,7 +47,9 @@ from generator.units import format_duration, format_le, format_number, human_dur
 FAST_STEP = 60.0
 LONG_STEP = 300.0
 EVENTS_PER_STEP = 100.0  # enough for any min_traffic guard over a 5m window and up
-ABOVE = 1.25  # "at the tier's burn rate": a quarter above its factor, so it must fire
+# "At the tier's burn rate": a quarter above its factor, so it must fire; the others
+# when another tier's $value sits on a rounding edge at that burn (see detection).
+ABOVE = (1.25, 1.3, 1.35, 1.4)
 BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
 SUSTAINABLE_BELOW_ONE = 0.99  # the 1x scenario when a tier's factor is exactly 1
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
@@ -63,6 +66,20 @@ class DesignError(AssertionError):
 
 class _Unstable(DesignError):
     """No evaluation near the wanted one renders every firing alert's $value stably."""
+
+
+def _first_stable(make: Callable[[float], Scenario], tries: Sequence[float], what: str) -> Scenario:
+    """make(x) for the first x of `tries` whose alerts' $values all render stably.
+
+    A constant burn puts a $value on a number fixed by the spec (1.25x, 156.25x, 99.475%);
+    when that sits on a rounding edge of an annotation, float noise decides how it
+    prints, and the scenario is built again a little further from the line instead."""
+    for x in tries:
+        try:
+            return make(x)
+        except _Unstable:
+            continue
+    raise DesignError(f"no stable evaluation time for {what}")
 
 
 @dataclass(frozen=True)
@@ -231,9 +248,14 @@ class SLOScenarios:
 
     def detection(self, tp: TierPlan) -> Scenario:
         """Good traffic for a long window, then a burn a quarter above the tier's factor."""
+        return _first_stable(
+            lambda above: self._detection(tp, above), ABOVE, f"{self.burn_alert} {tp.tier.key}"
+        )
+
+    def _detection(self, tp: TierPlan, above: float) -> Scenario:
         i = self.plan.tiers.index(tp)
         tier, budget = tp.tier, self.plan.error_budget
-        ratio = min(tp.factor * ABOVE * budget, (1 + tp.factor * budget) / 2)
+        ratio = min(tp.factor * above * budget, (1 + tp.factor * budget) / 2)
         detect = tp.detection_time(ratio, budget)
         assert detect is not None
         onset = tier.long_window
@@ -270,12 +292,7 @@ class SLOScenarios:
         number sits on a rounding edge of an annotation (156.25 as "%.1f", budget 0.64%),
         no evaluation renders stably, and the outage is proven at the first nearly total
         failed share that does."""
-        for share in OUTAGE_SHARES:
-            try:
-                return self._outage(share)
-            except _Unstable:
-                continue
-        raise DesignError(f"no stable evaluation time in any outage for {self.burn_alert}")
+        return _first_stable(self._outage, OUTAGE_SHARES, f"an outage of {self.burn_alert}")
 
     def _outage(self, share: float) -> Scenario:
         onset = max(tp.tier.long_window for tp in self.tiers)
@@ -358,21 +375,12 @@ class SLOScenarios:
 
     # -- budget, no data, zero traffic (fast file) ------------------------------------
     def budget_scenarios(self) -> list[Scenario]:
-        """Each budget alert 5% past its level fires, 5% short of it stays silent.
-
-        The alert's $value at the tick it starts firing is fixed by the level; when it
-        sits on a rounding edge of an annotation (0.99475 as a percent with one
-        decimal, a 0.5% level), the scenario goes a little further past the level."""
+        """Each budget alert 5% past its level fires (a little further when its $value
+        sits on a rounding edge there), 5% short of it stays silent."""
         out = []
         for b in self.slo.alerting.budget_alerts:
-            for margin in ABOVE_LEVEL_MARGINS:
-                try:
-                    out.append(self._budget_scenario(b, 1 + margin))
-                    break
-                except _Unstable:
-                    continue
-            else:
-                raise DesignError(f"no stable value past the level of {b.key}")
+            above = [1 + margin for margin in ABOVE_LEVEL_MARGINS]
+            out.append(_first_stable(partial(self._budget_scenario, b), above, b.key))
             out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
         return out
 

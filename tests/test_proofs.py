@@ -323,3 +323,38 @@ def test_a_budget_alert_whose_value_sits_on_a_rounding_edge_is_still_proven(
     short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
     assert "- name: 'g: ErrorBudgetExhausted above its level (0.53% of the budget spent)'" in short
     assert "- name: 'g: ErrorBudgetExhausted below its level (0.475% of the budget spent)'" in short
+
+
+TIER_VALUE_ON_A_ROUNDING_EDGE = """\
+version: promspec/v1
+service: a
+team: a
+runbook_base_url: https://runbooks.example.com/x
+slos:
+  - name: g
+    objective: 99.9
+    period: 30d
+    indicator:
+      ratio: {errors: _, total: _0}
+    alerting:
+      page_fast: {budget_percent: 2, long_window: 1d}
+"""
+
+
+def test_a_detection_where_another_tier_sits_on_a_rounding_edge_is_still_proven(
+    tmp_path: Path,
+) -> None:
+    # page_fast over 1d has a factor of 0.6, below ticket_slow's 1: while ticket_slow's
+    # detection burns at 1.25x, page_fast fires with a $value of exactly 1.25, which
+    # "%.1f" rounds either way (found by mutating the seed specs). That detection runs
+    # at 1.3x instead.
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(TIER_VALUE_ON_A_ROUNDING_EDGE)
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
+    assert generated.returncode == 0, generated.stderr
+    long = (tmp_path / "out" / "tests" / "a.long.test.yml").read_text()
+    assert "- name: 'g: ticket_slow fires within 2 days 10 hours of a 1.3x burn" in long
+    assert "- name: 'g: page_fast fires within 19 hours 24 minutes of a 0.75x burn" in long
