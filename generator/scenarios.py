@@ -323,7 +323,9 @@ class SLOScenarios:
         """A constant burn from the start, checked across every long window and `for`."""
         ratio = burn * self.plan.error_budget
         longest = max(tp.tier.long_window + tp.tier.for_ for tp in self.tiers)
-        end = longest + BASE_WINDOW_SECONDS + 2 * self.step
+        # On a tick: a `for` that is no multiple of the step (2m in a 5m-step file) must
+        # not put the last check after the last sample.
+        end = tick_at_or_after(longest + BASE_WINDOW_SECONDS + 2 * self.step, self.step) * self.step
         shape = Shape.steps(self.step, (end, ratio))
         states = promsim.tier_states(self.plan, self.model(shape))
         silent = [self.plan.tiers.index(tp) for tp in must_stay_silent]

@@ -358,3 +358,20 @@ def test_a_detection_where_another_tier_sits_on_a_rounding_edge_is_still_proven(
     long = (tmp_path / "out" / "tests" / "a.long.test.yml").read_text()
     assert "- name: 'g: ticket_slow fires within 2 days 10 hours of a 1.3x burn" in long
     assert "- name: 'g: page_fast fires within 19 hours 24 minutes of a 0.75x burn" in long
+
+
+def test_a_long_window_tier_whose_for_is_no_multiple_of_the_step_is_proven(
+    tmp_path: Path,
+) -> None:
+    # ticket_slow's 3d window is proven in the 5-minute-step file; with `for: 2m` the
+    # steady scenarios ended between two ticks and their last check fell after the
+    # last sample (found by mutating the seed specs).
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = TIER_VALUE_ON_A_ROUNDING_EDGE.replace(
+        "page_fast: {budget_percent: 2, long_window: 1d}", "ticket_slow: {for: 2m}"
+    )
+    (specs / "a.yaml").write_text(spec)
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok    a (2 files, ")
