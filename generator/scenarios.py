@@ -51,7 +51,8 @@ EVENTS_PER_STEP = 100.0  # enough for any min_traffic guard over a 5m window and
 # when another tier's $value sits on a rounding edge at that burn (see detection).
 ABOVE = (1.25, 1.3, 1.35, 1.4)
 BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
-SUSTAINABLE_BELOW_ONE = 0.99  # the 1x scenario when a tier's factor is exactly 1
+# The sustainable-burn scenario: 1x, or a hair below when a tier's factor is on that line.
+SUSTAINABLE = (1.0, 0.99, 0.98, 0.97)
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # How far past its level a budget alert's firing scenario goes, 5% first (see
 # SLOScenarios.budget_scenarios).
@@ -361,19 +362,31 @@ class SLOScenarios:
             )
         )
         if not self.long:
-            pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
-            # A tier whose factor is 1 (ticket_slow on 30d) sits exactly on the line at 1x,
-            # where float rounding decides; a hair below keeps the expectation exact.
-            sustainable = 1.0
-            if any(abs(tp.factor - 1) < 0.005 for tp in self.plan.tiers):
-                sustainable = SUSTAINABLE_BELOW_ONE
-            shown = format_number(sustainable)
-            out.append(self.steady(sustainable, f"a steady {shown}x burn never pages", pages))
+            out.extend(self.sustainable())
             out.extend(self.budget_scenarios())
             out.append(self.no_data())
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
         return out
+
+    # -- sustainable burn, budget, no data, zero traffic (fast file) ------------------
+    def sustainable(self) -> list[Scenario]:
+        """A steady burn of 1x, which spends the budget exactly over the period, pages
+        nobody. A tier whose factor is 1 (ticket_slow on 30d) sits on the line at 1x,
+        where float rounding decides; a hair below keeps the expectation exact. A page
+        whose factor is below 1 does fire there: it is left out of the claim."""
+        burn = next(
+            b for b in SUSTAINABLE if all(abs(tp.factor - b) >= 0.005 for tp in self.plan.tiers)
+        )
+        pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
+        quiet = [tp for tp in pages if tp.factor > burn]
+        if not quiet and pages:
+            return []
+        shown = format_number(burn)
+        what = f"a steady {shown}x burn never pages"
+        if len(quiet) < len(pages):
+            what = f"a steady {shown}x burn never fires {', '.join(tp.tier.key for tp in quiet)}"
+        return [self.steady(burn, what, quiet)]
 
     # -- budget, no data, zero traffic (fast file) ------------------------------------
     def budget_scenarios(self) -> list[Scenario]:

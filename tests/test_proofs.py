@@ -375,3 +375,24 @@ def test_a_long_window_tier_whose_for_is_no_multiple_of_the_step_is_proven(
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok    a (2 files, ")
+
+
+def test_a_page_whose_factor_is_below_1_is_left_out_of_the_sustainable_burn_claim(
+    tmp_path: Path,
+) -> None:
+    # 0.5% of a 7d budget in 1h is a factor of 0.84: that page fires at a steady 1x
+    # burn, so "a steady 1x burn never pages" is claimed for page_slow alone (found by
+    # test_properties' tuned policies; the scenario used to stop generate).
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = TIER_VALUE_ON_A_ROUNDING_EDGE.replace("objective: 99.9", "objective: 99")
+    spec = spec.replace("period: 30d", "period: 7d")
+    spec = spec.replace("{budget_percent: 2, long_window: 1d}", "{budget_percent: 0.5}")
+    (specs / "a.yaml").write_text(spec)
+    result = run_cli("test", str(specs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
+    assert generated.returncode == 0, generated.stderr
+    short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
+    assert "- name: 'g: a steady 1x burn never fires page_slow'" in short
+    assert "never pages" not in short

@@ -206,6 +206,86 @@ def test_every_valid_spec_compiles_to_rules_promtool_accepts(tmp_path: Path) -> 
     promtool_accepts(files)
 
 
+# -- tuned alert policies ----------------------------------------------------------------
+
+WINDOWS = ["30m", "1h", "2h", "6h", "12h", "1d", "3d", "7d", "28d"]
+FORS = ["0s", "1m", "2m", "5m", "7m", "15m", "1h", "3h"]
+
+
+@st.composite
+def tuned_policy_spec(draw: st.DrawFn) -> dict[str, Any]:
+    """One SLO whose burn tiers and budget alerts take numbers a team might choose; the
+    proofs' scenarios are designed from them, where rounding edges and step boundaries
+    hide (each case of tests/test_proofs.py's "rounding edge" tests came from here)."""
+    alerting: dict[str, Any] = {}
+    for tier in ("page_fast", "page_slow", "ticket_fast", "ticket_slow"):
+        choice = draw(st.sampled_from(["default", "off", "tuned"]))
+        if choice == "off":
+            alerting[tier] = False
+        elif choice == "tuned":
+            tuned: dict[str, Any] = {}
+            if draw(st.booleans()):
+                tuned["budget_percent"] = draw(st.sampled_from([0.5, 1, 2, 2.5, 5, 10, 20, 50]))
+            if draw(st.booleans()):
+                tuned["long_window"] = draw(st.sampled_from(WINDOWS))
+            if draw(st.booleans()):
+                tuned["for"] = draw(st.sampled_from(FORS))
+            alerting[tier] = tuned
+    for key in ("budget_low", "budget_exhausted"):
+        if draw(st.booleans()):
+            levels = [0.5, 1, 12.5, 33.3, 50, 80, 99.5, 100]
+            alerting[key] = {"consumed_percent": draw(st.sampled_from(levels))}
+    objective = draw(
+        st.sampled_from([90, 95, 99, 99.5, 99.9, 99.95, 99.99])
+        | st.floats(99, 99.99).map(lambda f: round(f, 2))
+    )
+    indicator = draw(
+        st.sampled_from(
+            [
+                {"ratio": {"errors": 'x_total{code="500"}', "total": "x_total"}},
+                {"gauge": {"metric": "probe_success"}},
+            ]
+        )
+    )
+    return {
+        "version": "promspec/v1",
+        "service": "svc",
+        "team": "t",
+        "runbook_base_url": "https://runbooks.example.com/x",
+        "slos": [
+            {
+                "name": "g",
+                "objective": objective,
+                "period": draw(st.sampled_from(["7d", "28d", "30d"])),
+                "indicator": indicator,
+                "alerting": alerting,
+            }
+        ],
+    }
+
+
+def test_tuned_alert_policies_compile_or_fail_with_one_line_errors(tmp_path: Path) -> None:
+    files: list[Path] = []
+    outcomes = {"compiled": 0, "rejected": 0}
+
+    @SETTINGS
+    @given(tuned_policy_spec())
+    def designs_its_proofs(spec: dict[str, Any]) -> None:
+        text = yaml.safe_dump(spec, sort_keys=False)
+        try:
+            result = compile_spec(text, tmp_path)
+        except SpecError as exc:
+            assert all("\n" not in str(p) for p in exc.problems)
+            outcomes["rejected"] += 1
+            return
+        keep(result, tmp_path, files)
+        outcomes["compiled"] += 1
+
+    designs_its_proofs()
+    assert outcomes["compiled"] > 0
+    promtool_accepts(files)
+
+
 # -- mutations ---------------------------------------------------------------------------
 
 HOSTILE_VALUES = [
