@@ -248,6 +248,8 @@ def compile_specs(
     for files in owned.values():
         result.files.update(files)
     result.plans = {s.name: plans[s.name] for s in result.services}
+    advice = plan.advice(p for s in result.services for p in result.plans[s.name])
+    result.warnings += [str(problem) for problem in advice]
     result.files.update(formats.fleet_files(result.services, options))
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
         result.services, result.plans

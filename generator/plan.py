@@ -11,9 +11,11 @@ the period's budget is spent within `long_window` fires above the burn factor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from generator.conventions import BASE_WINDOW_SECONDS
+from generator.errors import Problem
 from generator.model import SLO, BurnTier, Service
 from generator.units import format_number
 
@@ -211,3 +213,19 @@ def budget_alert_time(
     if error_ratio * period < spent_share - 1e-12 or error_ratio <= 0:
         return None
     return spent_share / error_ratio + for_
+
+
+def advice(plans: Iterable[SLOPlan]) -> list[Problem]:
+    """Policies that work but wake people needlessly: a critical tier whose factor is
+    below 1 fires at burn rates that leave budget at the end of the period, while the
+    objective is met. (A ticket below 1 is usual: ticket_slow on a 7d period is 0.23.)"""
+    return [
+        tp.tier.origin.problem(
+            f"{tp.tier.key} pages (severity critical) at burn rates above "
+            f"{format_number(round(tp.factor, 4))}, below 1, at which the budget outlasts the "
+            "period; raise its budget_percent, shorten its long_window, or lower its severity"
+        )
+        for p in plans
+        for tp in p.tiers
+        if tp.tier.severity == "critical" and tp.factor < 1 - 1e-9
+    ]

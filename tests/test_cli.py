@@ -156,3 +156,36 @@ def test_a_shell_glob_naming_the_defaults_file_compiles_like_the_directory(tmp_p
     )
     assert named.returncode == 0, named.stderr
     assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
+
+
+PAGE_BELOW_1 = """\
+version: promspec/v1
+service: a
+team: a
+runbook_base_url: https://runbooks.example.com/x
+slos:
+  - name: g
+    objective: 99
+    period: 7d
+    indicator:
+      ratio: {errors: _, total: _0}
+    alerting:
+      page_fast: {budget_percent: 0.5}
+"""
+
+
+def test_a_page_below_burn_rate_1_compiles_with_a_warning_every_run(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(PAGE_BELOW_1)
+    warning = (
+        "warning: specs/a.yaml:12:18: slos[0].alerting.page_fast: page_fast pages (severity "
+        "critical) at burn rates above 0.84, below 1, at which the budget outlasts the "
+        "period; raise its budget_percent, shorten its long_window, or lower its severity"
+    )
+    for _ in range(2):  # compiled, then answered from the cache
+        result = run_cli("generate", "--no-promtool", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == [warning]
+    as_json = run_cli("validate", "--output", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["warnings"] == [warning.removeprefix("warning: ")]

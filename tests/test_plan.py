@@ -7,6 +7,7 @@ import pytest
 from generator.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
 from generator.plan import (
     WindowRecipe,
+    advice,
     budget_share,
     burn_factor,
     plan_slo,
@@ -148,3 +149,17 @@ def test_a_window_no_copies_can_build_is_summed_over_the_5m_rates() -> None:
     assert [(r.window, r.source, r.pieces) for r in recipes] == [(2700, 300, 9), (5400, 2700, 2)]
     # A prime count of copies above the limit: no recipe (37 x 5m).
     assert window_recipes((37 * 300.0,)) == ()
+
+
+def test_a_critical_tier_below_factor_1_is_advised_against_and_1_itself_is_not() -> None:
+    # Every tier of slo() is critical. On 28d ticket_slow's factor is 0.933: it would
+    # wake someone at burns that leave budget at the end of the period. On 30d it is
+    # exactly 1 (the workbook's), which spends the budget exactly: no advice.
+    plan_28d, _ = plan_slo(slo(99.9, 28))
+    assert [str(p) for p in advice([plan_28d])] == [
+        "spec.yaml:1:1: slos[0]: ticket_slow pages (severity critical) at burn rates above "
+        "0.9333, below 1, at which the budget outlasts the period; raise its budget_percent, "
+        "shorten its long_window, or lower its severity"
+    ]
+    plan_30d, _ = plan_slo(slo(99.9, 30))
+    assert advice([plan_30d]) == []
