@@ -35,7 +35,10 @@ _TARGET_LABELS = ("instance", "job")
 
 
 def check_user_file(doc: Document) -> list[Problem]:
-    """Problems with the user's Alertmanager file, each naming its line."""
+    """Problems with the user's Alertmanager file, each naming its line.
+
+    What promspec merges must have the shape it merges it as (a `group_by: alertname`
+    string would become a list of letters); amtool checks the whole result after."""
     data = doc.data
     if not isinstance(data, dict):
         return [doc.problem((), "the Alertmanager file is a mapping of receivers, route, ...")]
@@ -53,13 +56,56 @@ def check_user_file(doc: Document) -> list[Problem]:
             for key in route
             if key not in ROUTE_KEYS
         ]
+        problems += _route_shape(doc, route)
     for key in ("receivers", "inhibit_rules", "templates"):
         if key in data and not isinstance(data[key], list):
-            problems.append(doc.problem((key,), f"{key} is a list"))
-    for i, receiver in enumerate(data.get("receivers") or []):
-        if not isinstance(receiver, dict) or not isinstance(receiver.get("name"), str):
+            problems.append(doc.problem((key,), f"{key} is a list ('- item' lines)"))
+    for i, rule in enumerate(_list(data.get("inhibit_rules"))):
+        if not isinstance(rule, dict):
+            problems.append(doc.problem(("inhibit_rules", i), "an inhibit rule is a mapping"))
+    for i, template in enumerate(_list(data.get("templates"))):
+        if not isinstance(template, str):
+            problems.append(doc.problem(("templates", i), "a template is a file path or glob"))
+    seen: set[str] = set()
+    for i, receiver in enumerate(_list(data.get("receivers"))):
+        name = receiver.get("name") if isinstance(receiver, dict) else None
+        if not isinstance(name, str) or not name:
             problems.append(doc.problem(("receivers", i), "every receiver needs a name"))
+        elif name in seen:
+            problems.append(doc.problem(("receivers", i, "name"), f"receiver '{name}' twice"))
+        seen.add(name or "")
     return problems
+
+
+def _route_shape(doc: Document, route: dict[str, Any]) -> list[Problem]:
+    wanted = {
+        "receiver": (str, "a receiver's name"),
+        "group_by": (list, "a list of label names, e.g. [alertname, service]"),
+        "routes": (list, "a list of routes"),
+        "group_wait": (str, "a duration, e.g. 30s"),
+        "group_interval": (str, "a duration, e.g. 5m"),
+        "repeat_interval": (str, "a duration, e.g. 4h"),
+    }
+    problems = [
+        doc.problem(("route", key), f"{key} is {what}")
+        for key, (kind, what) in wanted.items()
+        if key in route and not isinstance(route[key], kind)
+    ]
+    problems += [
+        doc.problem(("route", "group_by", i), "a label name is a string")
+        for i, label in enumerate(_list(route.get("group_by")))
+        if not isinstance(label, str)
+    ]
+    problems += [
+        doc.problem(("route", "routes", i), "a route is a mapping (receiver, matchers, ...)")
+        for i, child in enumerate(_list(route.get("routes")))
+        if not isinstance(child, dict)
+    ]
+    return problems
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def teams(services: Sequence[Any]) -> list[str]:

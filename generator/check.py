@@ -1,4 +1,5 @@
-"""Stage 6: prove the rendered rules with promtool, the same parser Prometheus uses."""
+"""Stage 6: prove the rendered rules with promtool, the same parser Prometheus uses, and
+an Alertmanager configuration with amtool, Alertmanager's own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from generator.errors import ToolError
 PROMTOOL_HINT = (
     "promtool not found; install it with `apt-get install -y prometheus` (Debian/Ubuntu) "
     "or `make generate`, which does it for you"
+)
+
+
+AMTOOL_HINT = (
+    "amtool not found; install it with `apt-get install -y prometheus-alertmanager` "
+    "(Debian/Ubuntu) or `make generate`, which does it for you"
 )
 
 
@@ -64,3 +71,31 @@ def _promtool_check(tool: str, files: list[Path]) -> subprocess.CompletedProcess
         check=False,
         timeout=300,
     )
+
+
+def amtool() -> str | None:
+    return shutil.which("amtool")
+
+
+def check_alertmanager(config: bytes) -> list[str]:
+    """amtool's complaints about an Alertmanager configuration; empty when it passes."""
+    import tempfile
+
+    tool = amtool()
+    if tool is None:
+        raise ToolError(AMTOOL_HINT)
+    with tempfile.TemporaryDirectory(prefix="promspec-amtool-") as tmp:
+        path = Path(tmp) / "routes.yml"
+        path.write_bytes(config)
+        result = subprocess.run(
+            [tool, "check-config", str(path)],
+            env=environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    if result.returncode == 0:
+        return []
+    lines = (result.stdout + result.stderr).replace(str(path), "routes.yml").splitlines()
+    return [line.strip() for line in lines if line.strip()]

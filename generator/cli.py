@@ -168,7 +168,11 @@ def main() -> None:
 @OUT_OPT
 @DEFAULTS_OPT
 @TEMPLATES_OPT
-@click.option("--no-promtool", is_flag=True, help="Skip `promtool check rules` on the output.")
+@click.option(
+    "--no-promtool",
+    is_flag=True,
+    help="Skip `promtool check rules` (and `amtool check-config`) on the output.",
+)
 @format_options
 @cache_options
 @habits

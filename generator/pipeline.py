@@ -265,6 +265,8 @@ def compile_specs(
         ]
     if use_promtool and check.promtool() is not None:
         _promtool(result)
+    if use_promtool and conventions.ALERTMANAGER_ROUTES_PATH in result.files:
+        _amtool(result, options)
     if reuse is not None:
         _remember(reuse, spec_files, result, owned)
     return result
@@ -449,6 +451,23 @@ def _promtool(result: Result) -> None:
     if problems:
         raise SpecError(problems)
     result.promtool_checked = True
+
+
+def _amtool(result: Result, options: formats.Options) -> None:
+    """amtool on the Alertmanager configuration: the user's file merged with our routes."""
+    if check.amtool() is None:
+        result.warnings.append(f"{check.AMTOOL_HINT}; the Alertmanager configuration not checked")
+        return
+    config = result.files[conventions.ALERTMANAGER_ROUTES_PATH]
+    complaints = [
+        line.split("FAILED:", 1)[1].strip() if "FAILED:" in line else line
+        for line in check.check_alertmanager(config)
+        if "FAILED:" in line or not line.startswith(("Checking ", "amtool: error: failed to"))
+    ]
+    if complaints:
+        source = options.alertmanager_source or conventions.ALERTMANAGER_ROUTES_PATH
+        message = "amtool rejected the Alertmanager configuration: " + " | ".join(complaints)
+        raise SpecError([Problem(source, 0, 0, "", message[:2000])])
 
 
 def load_alertmanager_file(path: Path) -> dict[str, Any]:

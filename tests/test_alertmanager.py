@@ -153,3 +153,46 @@ def test_a_mistake_in_the_receivers_file_names_its_line(tmp_path: Path) -> None:
         "templates, receivers, route, inhibit_rules, time_intervals, mute_time_intervals"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("receivers", "errors"),
+    [
+        (
+            # A string group_by was merged as a list of its letters, silently.
+            "route:\n  group_by: alertname\n  group_wait: 30\n  routes: {receiver: x}\n",
+            [
+                "2:13: route.group_by: group_by is a list of label names, e.g. [alertname, "
+                "service]",
+                "3:15: route.group_wait: group_wait is a duration, e.g. 30s",
+                "4:11: route.routes: routes is a list of routes",
+            ],
+        ),
+        (
+            "receivers:\n  - name: a\n  - name: a\ntemplates: [3]\ninhibit_rules: [x]\n",
+            [
+                "3:11: receivers[1].name: receiver 'a' twice",
+                "4:13: templates[0]: a template is a file path or glob",
+                "5:17: inhibit_rules[0]: an inhibit rule is a mapping",
+            ],
+        ),
+        (
+            # Right shape, wrong for Alertmanager: amtool, on the merged configuration.
+            "route:\n  group_wait: 30x\n",
+            ['amtool rejected the Alertmanager configuration: not a valid duration string: "30x"'],
+        ),
+    ],
+)
+def test_the_receivers_file_is_checked_before_anything_is_written(
+    tmp_path: Path, receivers: str, errors: list[str]
+) -> None:
+    specs = tmp_path / "specs"
+    shutil.copytree(FIXTURES, specs)
+    (specs / "_alertmanager.yaml").write_text(receivers)
+    result = run_cli("generate", "--format", "alertmanager", cwd=tmp_path)
+    assert result.returncode == 1
+    where = "error: specs/_alertmanager.yaml"
+    assert result.stderr.splitlines()[:-1] == [
+        f"{where}:{e}" if e[0].isdigit() else f"{where}: {e}" for e in errors
+    ]
+    assert not (tmp_path / "out").exists()
