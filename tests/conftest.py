@@ -33,3 +33,17 @@ def tree_hashes(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def one_slo_spec(objective: str = "99.9", period: str = "30d", alerting: str = "") -> str:
+    """Service `a` with one ratio SLO `g`; `alerting` is its policy as one-line YAML
+    mappings, one per line (`page_fast: {budget_percent: 0.5}`)."""
+    text = (
+        "version: promspec/v1\nservice: a\nteam: a\n"
+        "runbook_base_url: https://runbooks.example.com/x\n"
+        f"slos:\n  - name: g\n    objective: {objective}\n    period: {period}\n"
+        "    indicator:\n      ratio: {errors: _, total: _0}\n"
+    )
+    if alerting:
+        text += "    alerting:\n" + "".join(f"      {line}\n" for line in alerting.splitlines())
+    return text

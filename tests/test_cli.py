@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli, tree_hashes
+from conftest import FIXTURES, one_slo_spec, run_cli, tree_hashes
 
 
 def copy_fixtures(tmp_path: Path) -> Path:
@@ -158,20 +158,7 @@ def test_a_shell_glob_naming_the_defaults_file_compiles_like_the_directory(tmp_p
     assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
 
 
-PAGE_BELOW_1 = """\
-version: promspec/v1
-service: a
-team: a
-runbook_base_url: https://runbooks.example.com/x
-slos:
-  - name: g
-    objective: 99
-    period: 7d
-    indicator:
-      ratio: {errors: _, total: _0}
-    alerting:
-      page_fast: {budget_percent: 0.5}
-"""
+PAGE_BELOW_1 = one_slo_spec("99", "7d", "page_fast: {budget_percent: 0.5}")
 
 
 def test_a_page_below_burn_rate_1_compiles_with_a_warning_every_run(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, one_slo_spec, run_cli
 
 from generator import check
 
@@ -257,142 +257,75 @@ def test_promtool_runs_with_go_settings_for_short_runs_unless_the_user_set_them(
     assert env["PATH"] == os.environ["PATH"]
 
 
-OUTAGE_ON_A_ROUNDING_EDGE = """\
-version: promspec/v1
-service: a
-team: a
-runbook_base_url: https://runbooks.example.com/x
-slos:
-  - name: g
-    objective: 99.36
-    period: 7d
-    indicator:
-      ratio: {errors: _, total: _0}
-"""
+# Specs where a scenario's design once broke, each found by a hunt (test_properties, or
+# mutated seed specs and defaults), and the names of the scenarios that prove it now.
+EDGE_CASES = [
+    pytest.param(
+        # Budget 0.64%: a window wholly in a total outage burns at exactly 156.25x, which
+        # "%.1f" rounds either way under float noise: a nearly total outage is proven.
+        one_slo_spec("99.36", "7d"),
+        {
+            "long": ["outage (99.9% failing) fires ticket_fast, ticket_slow"],
+            "short": ["total outage fires page_fast, page_slow"],
+        },
+        id="outage-burn-on-a-rounding-edge",
+    ),
+    pytest.param(
+        # 5% past a 0.5% level leaves 99.475% of the budget when the alert starts firing,
+        # which a one-decimal percent rounds either way: 6% past the level instead.
+        one_slo_spec(alerting="budget_exhausted: {consumed_percent: 0.5}"),
+        {
+            "short": [
+                "ErrorBudgetExhausted above its level (0.53% of the budget spent)",
+                "ErrorBudgetExhausted below its level (0.475% of the budget spent)",
+            ]
+        },
+        id="budget-value-on-a-rounding-edge",
+    ),
+    pytest.param(
+        # page_fast over 1d has a factor of 0.6: while ticket_slow's detection burns at
+        # 1.25x, page_fast fires with a $value of exactly 1.25: that detection runs at 1.3x.
+        one_slo_spec(alerting="page_fast: {budget_percent: 2, long_window: 1d}"),
+        {
+            "long": [
+                "ticket_slow fires within 2 days 10 hours of a 1.3x burn (math: 2 days 10 hours)",
+                "page_fast fires within 19 hours 24 minutes of a 0.75x burn "
+                "(math: 19 hours 14 minutes)",
+            ]
+        },
+        id="another-tier-on-a-rounding-edge",
+    ),
+    pytest.param(
+        # ticket_slow's 3d window is proven in the 5-minute-step file; with `for: 2m` the
+        # steady scenarios ended between two ticks, their last check after the last sample.
+        one_slo_spec(alerting="ticket_slow: {for: 2m}"),
+        {"long": ["a steady 0.9x burn, below every tier''s factor, never fires"]},
+        id="for-no-multiple-of-the-step",
+    ),
+    pytest.param(
+        # 0.5% of a 7d budget in 1h is a factor of 0.84: that page fires at a steady 1x
+        # burn, so "a steady 1x burn never pages" is claimed for page_slow alone.
+        one_slo_spec("99", "7d", "page_fast: {budget_percent: 0.5}"),
+        {"short": ["a steady 1x burn never fires page_slow"]},
+        id="page-factor-below-1",
+    ),
+]
 
 
-def test_an_outage_whose_burn_rate_sits_on_a_rounding_edge_is_still_proven(
-    tmp_path: Path,
+@pytest.mark.parametrize(("spec", "scenarios"), EDGE_CASES)
+def test_an_edge_of_scenario_design_is_proven_by_promtool(
+    spec: str, scenarios: dict[str, list[str]], tmp_path: Path
 ) -> None:
-    # Budget 0.64%: a window wholly in a total outage burns at exactly 156.25x, which
-    # "%.1f" rounds either way under float noise, so no evaluation of the total outage
-    # renders stably (found by test_properties). A nearly total one is proven instead.
     specs = tmp_path / "specs"
     specs.mkdir()
-    (specs / "a.yaml").write_text(OUTAGE_ON_A_ROUNDING_EDGE)
-    result = run_cli("test", str(specs))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok    a (2 files, ")
-    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
-    assert generated.returncode == 0, generated.stderr
-    long = (tmp_path / "out" / "tests" / "a.long.test.yml").read_text()
-    assert "- name: 'g: outage (99.9% failing) fires ticket_fast, ticket_slow'" in long
-    short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
-    assert "- name: 'g: total outage fires page_fast, page_slow'" in short
-
-
-BUDGET_LEVEL_ON_A_ROUNDING_EDGE = """\
-version: promspec/v1
-service: a
-team: a
-runbook_base_url: https://runbooks.example.com/x
-slos:
-  - name: g
-    objective: 99.9
-    period: 30d
-    indicator:
-      ratio: {errors: _, total: _0}
-    alerting:
-      budget_exhausted: {consumed_percent: 0.5}
-"""
-
-
-def test_a_budget_alert_whose_value_sits_on_a_rounding_edge_is_still_proven(
-    tmp_path: Path,
-) -> None:
-    # 5% past a 0.5% level leaves 99.475% of the budget when the alert starts firing,
-    # which a one-decimal percent rounds either way (found by mutating _defaults.yaml).
-    # The firing scenario goes 6% past the level instead.
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / "a.yaml").write_text(BUDGET_LEVEL_ON_A_ROUNDING_EDGE)
-    result = run_cli("test", str(specs))
-    assert result.returncode == 0, result.stdout + result.stderr
-    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
-    assert generated.returncode == 0, generated.stderr
-    short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
-    assert "- name: 'g: ErrorBudgetExhausted above its level (0.53% of the budget spent)'" in short
-    assert "- name: 'g: ErrorBudgetExhausted below its level (0.475% of the budget spent)'" in short
-
-
-TIER_VALUE_ON_A_ROUNDING_EDGE = """\
-version: promspec/v1
-service: a
-team: a
-runbook_base_url: https://runbooks.example.com/x
-slos:
-  - name: g
-    objective: 99.9
-    period: 30d
-    indicator:
-      ratio: {errors: _, total: _0}
-    alerting:
-      page_fast: {budget_percent: 2, long_window: 1d}
-"""
-
-
-def test_a_detection_where_another_tier_sits_on_a_rounding_edge_is_still_proven(
-    tmp_path: Path,
-) -> None:
-    # page_fast over 1d has a factor of 0.6, below ticket_slow's 1: while ticket_slow's
-    # detection burns at 1.25x, page_fast fires with a $value of exactly 1.25, which
-    # "%.1f" rounds either way (found by mutating the seed specs). That detection runs
-    # at 1.3x instead.
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / "a.yaml").write_text(TIER_VALUE_ON_A_ROUNDING_EDGE)
-    result = run_cli("test", str(specs))
-    assert result.returncode == 0, result.stdout + result.stderr
-    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
-    assert generated.returncode == 0, generated.stderr
-    long = (tmp_path / "out" / "tests" / "a.long.test.yml").read_text()
-    assert "- name: 'g: ticket_slow fires within 2 days 10 hours of a 1.3x burn" in long
-    assert "- name: 'g: page_fast fires within 19 hours 24 minutes of a 0.75x burn" in long
-
-
-def test_a_long_window_tier_whose_for_is_no_multiple_of_the_step_is_proven(
-    tmp_path: Path,
-) -> None:
-    # ticket_slow's 3d window is proven in the 5-minute-step file; with `for: 2m` the
-    # steady scenarios ended between two ticks and their last check fell after the
-    # last sample (found by mutating the seed specs).
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    spec = TIER_VALUE_ON_A_ROUNDING_EDGE.replace(
-        "page_fast: {budget_percent: 2, long_window: 1d}", "ticket_slow: {for: 2m}"
-    )
     (specs / "a.yaml").write_text(spec)
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok    a (2 files, ")
-
-
-def test_a_page_whose_factor_is_below_1_is_left_out_of_the_sustainable_burn_claim(
-    tmp_path: Path,
-) -> None:
-    # 0.5% of a 7d budget in 1h is a factor of 0.84: that page fires at a steady 1x
-    # burn, so "a steady 1x burn never pages" is claimed for page_slow alone (found by
-    # test_properties' tuned policies; the scenario used to stop generate).
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    spec = TIER_VALUE_ON_A_ROUNDING_EDGE.replace("objective: 99.9", "objective: 99")
-    spec = spec.replace("period: 30d", "period: 7d")
-    spec = spec.replace("{budget_percent: 2, long_window: 1d}", "{budget_percent: 0.5}")
-    (specs / "a.yaml").write_text(spec)
-    result = run_cli("test", str(specs))
-    assert result.returncode == 0, result.stdout + result.stderr
     generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
     assert generated.returncode == 0, generated.stderr
-    short = (tmp_path / "out" / "tests" / "a.test.yml").read_text()
-    assert "- name: 'g: a steady 1x burn never fires page_slow'" in short
-    assert "never pages" not in short
+    files = {"short": "a.test.yml", "long": "a.long.test.yml"}
+    for kind, names in scenarios.items():
+        text = (tmp_path / "out" / "tests" / files[kind]).read_text()
+        for name in names:
+            assert f"- name: 'g: {name}'\n" in text
