@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import import_openslo, import_sloth, imports, pipeline
-from generator.errors import SpecError
+from generator.errors import Problem, SpecError
 from generator.load import load_file
 
 # A few dozen keep the suite fast; PROMSPEC_PROPERTY_EXAMPLES=1000 for a deeper hunt.
@@ -193,6 +193,28 @@ def keep(result: pipeline.Result, out: Path, files: list[Path]) -> None:
         files.append(path)
 
 
+def assert_one_line(problems: list[Problem]) -> None:
+    for problem in problems:
+        line = str(problem)
+        assert "\n" not in line and "Traceback" not in line, line
+        assert problem.file and problem.message, line
+
+
+def compile_or_reject(
+    text: str, spec_dir: Path, files: list[Path], outcomes: dict[str, int]
+) -> None:
+    """Compile (keeping the rule files for promtool) or fail with one-line problems."""
+    try:
+        result = compile_spec(text, spec_dir)
+    except SpecError as exc:
+        assert exc.problems
+        assert_one_line(exc.problems)
+        outcomes["rejected"] += 1
+        return
+    keep(result, spec_dir, files)
+    outcomes["compiled"] += 1
+
+
 def test_every_valid_spec_compiles_to_rules_promtool_accepts(tmp_path: Path) -> None:
     files: list[Path] = []
 
@@ -271,15 +293,7 @@ def test_tuned_alert_policies_compile_or_fail_with_one_line_errors(tmp_path: Pat
     @SETTINGS
     @given(tuned_policy_spec())
     def designs_its_proofs(spec: dict[str, Any]) -> None:
-        text = yaml.safe_dump(spec, sort_keys=False)
-        try:
-            result = compile_spec(text, tmp_path)
-        except SpecError as exc:
-            assert all("\n" not in str(p) for p in exc.problems)
-            outcomes["rejected"] += 1
-            return
-        keep(result, tmp_path, files)
-        outcomes["compiled"] += 1
+        compile_or_reject(yaml.safe_dump(spec, sort_keys=False), tmp_path, files, outcomes)
 
     designs_its_proofs()
     assert outcomes["compiled"] > 0
@@ -359,18 +373,7 @@ def test_mutated_specs_compile_or_fail_with_one_line_errors(tmp_path: Path) -> N
     @SETTINGS
     @given(mutated_spec())
     def never_crashes(text: str) -> None:
-        try:
-            result = compile_spec(text, tmp_path)
-        except SpecError as exc:
-            assert exc.problems
-            for problem in exc.problems:
-                line = str(problem)
-                assert "\n" not in line and "Traceback" not in line, line
-                assert problem.file and problem.message, line
-            outcomes["rejected"] += 1
-            return
-        keep(result, tmp_path, files)
-        outcomes["compiled"] += 1
+        compile_or_reject(text, tmp_path, files, outcomes)
 
     never_crashes()
     assert outcomes["rejected"] > 0
@@ -415,10 +418,7 @@ def test_imports_of_mutated_sources_convert_or_fail_with_one_line_errors(tmp_pat
             assert exc.problems
             notes, specs = exc.problems, []
             outcomes["rejected"] += 1
-        for problem in notes:
-            line = str(problem)
-            assert "\n" not in line and "Traceback" not in line, line
-            assert problem.file and problem.message, line
+        assert_one_line(notes)
         if specs:
             imports.dump_specs(specs, "source.yaml")
             outcomes["imported"] += 1
