@@ -252,7 +252,11 @@ def tuned_policy_spec(draw: st.DrawFn) -> dict[str, Any]:
                 tuned["long_window"] = draw(st.sampled_from(WINDOWS))
             if draw(st.booleans()):
                 tuned["for"] = draw(st.sampled_from(FORS))
+            if draw(st.integers(0, 3)) == 0:
+                tuned["short_window"] = draw(st.sampled_from(["5m", "10m", "30m", "2h"]))
             alerting[tier] = tuned
+    if draw(st.integers(0, 3)) == 0:
+        alerting["min_traffic"] = draw(st.sampled_from([1, 10, 100, 1000]))
     for key in ("budget_low", "budget_exhausted"):
         if draw(st.booleans()):
             levels = [0.5, 1, 12.5, 33.3, 50, 80, 99.5, 100]
@@ -266,6 +270,13 @@ def tuned_policy_spec(draw: st.DrawFn) -> dict[str, Any]:
             [
                 {"ratio": {"errors": 'x_total{code="500"}', "total": "x_total"}},
                 {"gauge": {"metric": "probe_success"}},
+                {
+                    "latency": {
+                        "histogram": "http_request_duration_seconds",
+                        "threshold": "300ms",
+                        "buckets": [0.1, 0.3, 1],
+                    }
+                },
             ]
         )
     )
@@ -281,6 +292,7 @@ def tuned_policy_spec(draw: st.DrawFn) -> dict[str, Any]:
                 "period": draw(st.sampled_from(["7d", "28d", "30d"])),
                 "indicator": indicator,
                 "alerting": alerting,
+                **({"group_by": ["route"]} if draw(st.booleans()) else {}),
             }
         ],
     }
