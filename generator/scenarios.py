@@ -388,7 +388,6 @@ class SLOScenarios:
             what = f"a steady {shown}x burn never fires {', '.join(tp.tier.key for tp in quiet)}"
         return [self.steady(burn, what, quiet)]
 
-    # -- budget, no data, zero traffic (fast file) ------------------------------------
     def budget_scenarios(self) -> list[Scenario]:
         """Each budget alert 5% past its level fires (a little further when its $value
         sits on a rounding edge there), 5% short of it stays silent."""
