@@ -73,7 +73,8 @@ def check_user_file(doc: Document) -> list[Problem]:
             problems.append(doc.problem(("receivers", i), "every receiver needs a name"))
         elif name in seen:
             problems.append(doc.problem(("receivers", i, "name"), f"receiver '{name}' twice"))
-        seen.add(name or "")
+        else:
+            seen.add(name)
     return problems
 
 

@@ -78,7 +78,9 @@ def amtool() -> str | None:
 
 
 def check_alertmanager(config: bytes) -> list[str]:
-    """amtool's complaints about an Alertmanager configuration; empty when it passes."""
+    """amtool's complaints about an Alertmanager configuration; empty when it passes.
+
+    amtool prints the reason after 'FAILED:' on its 'Checking' line, then a summary."""
     import tempfile
 
     tool = amtool()
@@ -97,5 +99,13 @@ def check_alertmanager(config: bytes) -> list[str]:
         )
     if result.returncode == 0:
         return []
-    lines = (result.stdout + result.stderr).replace(str(path), "routes.yml").splitlines()
-    return [line.strip() for line in lines if line.strip()]
+    output = (result.stdout + result.stderr).replace(str(path), "routes.yml")
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    summary = ("Checking ", "amtool: error: failed to")
+    complaints = [
+        line.split("FAILED:", 1)[1].strip() if "FAILED:" in line else line
+        for line in lines
+        if "FAILED:" in line or not line.startswith(summary)
+    ]
+    # A failure must never read as a pass, whatever amtool printed.
+    return complaints or lines[-1:] or [f"amtool exited with {result.returncode}"]

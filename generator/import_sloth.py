@@ -24,19 +24,19 @@ _RESERVED = ("service", "slo", "team", "severity", "burn_tier", "check")
 
 
 def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
-    specs: list[dict[str, Any]] = []
-    notes: list[Problem] = []
     errors: list[Problem] = []
-    for doc in docs:
+    for doc in docs:  # every document first: a broken one imports nothing
         data, base = _unwrap(doc)
         if isinstance(data, dict) and "service" in data:
             errors += imports.malformed(doc, SCHEMA, data, base)
-        if not errors:
-            spec = _document(doc, notes)
-            if spec is not None:
-                specs.append(spec)
     if errors:
         raise SpecError(errors)
+    specs: list[dict[str, Any]] = []
+    notes: list[Problem] = []
+    for doc in docs:
+        spec = _document(doc, notes)
+        if spec is not None:
+            specs.append(spec)
     return specs, notes
 
 

@@ -459,11 +459,7 @@ def _amtool(result: Result, options: formats.Options) -> None:
         result.warnings.append(f"{check.AMTOOL_HINT}; the Alertmanager configuration not checked")
         return
     config = result.files[conventions.ALERTMANAGER_ROUTES_PATH]
-    complaints = [
-        line.split("FAILED:", 1)[1].strip() if "FAILED:" in line else line
-        for line in check.check_alertmanager(config)
-        if "FAILED:" in line or not line.startswith(("Checking ", "amtool: error: failed to"))
-    ]
+    complaints = check.check_alertmanager(config)
     if complaints:
         source = options.alertmanager_source or conventions.ALERTMANAGER_ROUTES_PATH
         message = "amtool rejected the Alertmanager configuration: " + " | ".join(complaints)
