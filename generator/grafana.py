@@ -23,6 +23,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from generator import conventions, promql
+from generator import expr as expr_
 from generator.model import Level
 
 DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid=f"${{{conventions.DATASOURCE_VARIABLE}}}")
@@ -52,7 +53,7 @@ def query(
 ) -> prometheus.Dataquery:
     """A Prometheus query; instant ones read the latest value only, tables keep labels."""
     try:
-        text = promql.canonical(expr)
+        text = expr_.line(expr_.from_parsed(promql.parse(expr)))
     except promql.PromQLError as exc:
         raise DashboardError(f"invalid panel query {expr!r}: {exc}") from exc
     # The datasource variable on every target too, not only inherited from the panel:

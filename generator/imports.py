@@ -79,7 +79,7 @@ def reduce_counter_query(text: str, window_placeholder: str | None = None) -> Re
         raise NotCarried("offset and '@' modifiers cannot be carried over")
     if not expr.name:
         raise NotCarried("the selector has no metric name")
-    matchers = promql._matchers(expr)
+    matchers = promql.matchers_of(expr)
     return Reduced(promql.selector_text(expr.name, matchers), group_by)
 
 

@@ -122,10 +122,11 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
         raise PromQLError(
             'write one matcher list like {job="api"}, without metric name, operators or functions'
         )
-    return _matchers(expr)
+    return matchers_of(expr)
 
 
-def _matchers(selector: Any) -> tuple[Matcher, ...]:
+def matchers_of(selector: Any) -> tuple[Matcher, ...]:
+    """A parsed selector's matchers, its metric name left out."""
     out = []
     for m in selector.matchers.matchers:
         if m.name == "__name__" and selector.name == m.value:
@@ -146,7 +147,7 @@ def selector_text(metric: str | None, matchers: Iterable[Matcher]) -> str:
 
 def merge(selector: Any, extra: tuple[Matcher, ...]) -> Any:
     """The selector with the service matchers added where it does not match that label."""
-    own = _matchers(selector)
+    own = matchers_of(selector)
     names = {m.name for m in own}
     added = [m for m in extra if m.name not in names]
     if not added:
@@ -195,7 +196,7 @@ def plain_selector(text: str, extra: tuple[Matcher, ...] = ()) -> tuple[str, tup
         raise PromQLError("a plain series selector takes no offset or '@' modifier")
     if not expr.name:
         raise PromQLError("the selector needs a metric name")
-    own = _matchers(expr)
+    own = matchers_of(expr)
     names = {m.name for m in own}
     return expr.name, own + tuple(m for m in extra if m.name not in names)
 
@@ -215,7 +216,7 @@ def vector_selectors(text: str) -> list[tuple[str, tuple[Matcher, ...]]]:
 
     def visit(node: Any) -> None:
         if isinstance(node, pp.VectorSelector):
-            found.append((node.name or "", _matchers(node)))
+            found.append((node.name or "", matchers_of(node)))
 
     pp.transform(parse(text, MAX_RULE_CHARS), pre_visit=visit)
     return found

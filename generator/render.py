@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, precompiled, promql, yamlio
+from generator import conventions, expr, precompiled, promql, yamlio
 from generator.errors import Problem, SpecError
 from generator.load import display_path, too_deep
 from generator.model import Check, Service
@@ -32,6 +33,7 @@ from generator.plan import (
     SLOW_INTERVAL,
     ZERO_TRAFFIC_FLOOR,
     SLOPlan,
+    WindowRecipe,
     time_to_exhaustion,
 )
 from generator.units import format_duration, format_le, format_number, human_duration, is_number
@@ -213,7 +215,84 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
             ),
         )
 
-    return {"slo_labels": slo_labels, "slo_sel": slo_sel, "check_sel": check_sel}
+    def shared(plans: list[SLOPlan], group: str) -> list[SharedWindow]:
+        return shared_windows(service, plans, group)
+
+    return {"slo_labels": slo_labels, "slo_sel": slo_sel, "check_sel": check_sel, "shared": shared}
+
+
+@dataclass(frozen=True)
+class SharedWindow:
+    """One window's rules for every SLO of a service that records it the same way: one
+    rule reads all their series (they differ by their `slo` label), so a service with
+    several SLOs does not repeat the window's copies once per SLO."""
+
+    window: float
+    recipe: WindowRecipe | None  # None: summed over the recorded base rates
+    ratio_only: bool  # the error ratio of a window recorded by a recipe, or of none
+    matchers: tuple[promql.Matcher, ...]
+    # Set when SLOs of the service record this window in different ways: then each SLO
+    # has its own rule, which promtool tells apart from the others by these labels.
+    labels: dict[str, str] | None = None
+
+    def sel(self, metric: str) -> str:
+        return promql.selector_text(metric, self.matchers)
+
+
+_GROUPS = ("fast", "slow", "period")
+
+
+def shared_windows(service: Service, plans: list[SLOPlan], group: str) -> list[SharedWindow]:
+    """The window rules of one rule group (fast, slow, period), shortest window first:
+    the recipes recorded there, then the error ratios of the windows evaluated there.
+
+    A window is recorded once per service, in the most frequent group any of its SLOs
+    needs it in (the period group reads the slow group's series either way)."""
+    Key = tuple[float, WindowRecipe | None, bool]
+    wanted: dict[Key, list[str]] = {}
+    placed: dict[Key, int] = {}
+
+    def want(key: Key, where: str, name: str) -> None:
+        wanted.setdefault(key, []).append(name)
+        placed[key] = min(placed.get(key, len(_GROUPS)), _GROUPS.index(where))
+
+    for plan in plans:
+        for where in _GROUPS:
+            for recipe in plan.recipes_in(where):
+                want((recipe.window, recipe, False), where, plan.slo.name)
+        for where, windows in (
+            ("fast", plan.fast_windows),
+            ("slow", plan.slow_windows),
+            ("period", (plan.period_window,) if plan.period_window else ()),
+        ):
+            for w in windows:
+                built = None if w == conventions.BASE_WINDOW_SECONDS else plan.recipe(w)
+                want((w, built, True), where, plan.slo.name)
+    ways: dict[tuple[float, bool], int] = {}
+    for window, _, ratio_only in wanted:
+        ways[(window, ratio_only)] = ways.get((window, ratio_only), 0) + 1
+    everyone = {p.slo.name for p in plans}
+    service_matcher = promql.Matcher(conventions.SERVICE_LABEL, "=", service.name)
+    out = []
+    for key in sorted(wanted, key=lambda k: (k[2], k[0], repr(k[1]))):
+        if _GROUPS[placed[key]] != group:
+            continue
+        window, how, ratio_only = key
+        names = sorted(set(wanted[key]))
+        if ways[(window, ratio_only)] > 1:
+            for name in names:
+                slo = promql.Matcher(conventions.SLO_LABEL, "=", name)
+                labels = {conventions.SERVICE_LABEL: service.name, conventions.SLO_LABEL: name}
+                out.append(SharedWindow(window, how, ratio_only, (service_matcher, slo), labels))
+            continue
+        matchers = [service_matcher]
+        if len(names) == 1 and len(everyone) > 1:
+            matchers.append(promql.Matcher(conventions.SLO_LABEL, "=", names[0]))
+        elif set(names) != everyone:
+            regex = "|".join(re.escape(n) for n in names)
+            matchers.append(promql.Matcher(conventions.SLO_LABEL, "=~", regex))
+        out.append(SharedWindow(window, how, ratio_only, tuple(matchers)))
+    return out
 
 
 RULES_SCHEMA = "rules.schema.json"
@@ -269,12 +348,13 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
 
 
 def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
-    """Every expression through the PromQL printer (which also proves it parses); a zero
+    """Every expression through our PromQL printer (generator/expr.py); a zero
     `for` is left out, as Prometheus treats both the same."""
     for group in data["groups"]:
         for rule in group["rules"]:
             try:
-                rule["expr"] = promql.canonical(rule["expr"], rule=True)
+                parsed = promql.parse(rule["expr"], promql.MAX_RULE_CHARS)
+                rule["expr"] = expr.layout(expr.from_parsed(parsed))
             except promql.PromQLError as exc:
                 name = rule.get("record") or rule.get("alert")
                 raise SpecError(
