@@ -70,10 +70,6 @@ def error_ratio(window_seconds: float) -> str:
     return f"slo:sli_error:ratio_rate{window_name(window_seconds)}"
 
 
-def burn_rate(window_seconds: float) -> str:
-    return f"slo:burn_rate:ratio_rate{window_name(window_seconds)}"
-
-
 def camel(*parts: str) -> str:
     """'vector-db', 'p99_latency' -> 'VectorDbP99Latency'."""
     words = [w for part in parts for w in re.split(r"[^A-Za-z0-9]+", part) if w]

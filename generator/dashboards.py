@@ -266,8 +266,8 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
         tier, f = t.tier, format_number(t.factor)
         long, short = format_duration(tier.long_window), format_duration(tier.short_window)
         expr = (
-            f"({sel(n.burn_rate(tier.long_window))} > bool {f})"
-            f" * ({sel(n.burn_rate(tier.short_window))} > bool {f})"
+            f"({_burn(sel, plan, tier.long_window)} > bool {f})"
+            f" * ({_burn(sel, plan, tier.short_window)} > bool {f})"
         )
         if slo.alerting.min_traffic:
             expr += (
@@ -303,6 +303,11 @@ def _fire_mappings(severity: str) -> list[dict[str, Any]]:
     ]
 
 
+def _burn(sel: Callable[[str], str], plan: SLOPlan, window: float) -> str:
+    """A window's burn rate: the rules record its error ratio, not the ratio / budget."""
+    return f"{sel(n.error_ratio(window))} / {format_number(plan.error_budget)}"
+
+
 def _burn_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], str]) -> None:
     slo = plan.slo
     marks: dict[float, str] = {}
@@ -324,7 +329,7 @@ def _burn_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[st
     )
     grp = _groups(slo)
     panel = _targets(
-        panel, [g.query(sel(n.burn_rate(w)), f"{grp}{format_duration(w)}") for w in windows]
+        panel, [g.query(_burn(sel, plan, w), f"{grp}{format_duration(w)}") for w in windows]
     )
     lay.add(panel, 8, 12, n.slo_alert(service.name, slo.name, "ErrorBudgetBurn"))
 

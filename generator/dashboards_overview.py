@@ -47,7 +47,10 @@ def _fast_burn(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan
             if plan.tiers
         }
     )
-    return " or ".join(f"max by ({KEYS}) ({n.burn_rate(w)})" for w in windows)
+    return " or ".join(
+        f"max by ({KEYS}) ({n.error_ratio(w)} / on ({KEYS}) group_left {n.ERROR_BUDGET})"
+        for w in windows
+    )
 
 
 def _budget_low(plans: Mapping[str, Sequence[SLOPlan]]) -> float:

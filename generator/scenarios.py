@@ -473,7 +473,6 @@ class SLOScenarios:
         exprs = []
         for name, value in [
             *[(conventions.error_ratio(w), 0.0) for w in windows],
-            *[(conventions.burn_rate(w), 0.0) for w in windows],
             (conventions.ERROR_BUDGET_REMAINING, 1.0),
         ]:
             text = series_text(name, labels)

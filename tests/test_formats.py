@@ -63,7 +63,8 @@ def test_writes_every_selected_format_and_only_those(out: Path) -> None:
 @pytest.mark.parametrize("fmt", ["operator", "mimir", "thanos"])
 def test_every_format_carries_the_same_rules(out: Path, fmt: str) -> None:
     plain = rules_of(out, "prometheus")
-    assert len(plain) > 100
+    # Every SLO, check and alert of the fixture: no format may pass by being empty.
+    assert len(plain) > 80
     assert rules_of(out, fmt) == plain
 
 
