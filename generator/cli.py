@@ -385,22 +385,44 @@ def check_cmd(
 @DEFAULTS_OPT
 @TEMPLATES_OPT
 @click.option("-v", "--verbose", is_flag=True, help="Print promtool's whole report on failure.")
+@click.option(
+    "--write-proofs",
+    "proofs_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the generated tests to DIR/tests/ with the rules they prove in "
+    "DIR/prometheus/ (DIR replaced as a whole, before promtool runs), e.g. for CI to "
+    "publish.",
+)
 @habits
 def test_cmd(
     specs: tuple[Path, ...],
     defaults: Path | None,
     templates: Path | None,
     verbose: bool,
+    proofs_dir: Path | None,
     reporter: Reporter,
 ) -> None:
     """Prove the alerts of SPECS with `promtool test rules`; one line per service.
 
-    Runs the generated tests (out/tests/) on freshly compiled rules, and the hand-written
-    tests kept next to a spec as <service>.test.yml. Exit 1 when any test fails.
+    Builds the tests that prove every alert from freshly compiled rules and runs them,
+    with the hand-written tests kept next to a spec as <service>.test.yml. Exit 1 when
+    any test fails. The generated tests are written only with --write-proofs.
     """
-    from generator import pipeline, runtests
+    from generator import pipeline, runtests, write
 
-    result = pipeline.compile_specs(_specs(specs), defaults_file=defaults, templates=templates)
+    result = pipeline.compile_specs(
+        _specs(specs), defaults_file=defaults, templates=templates, proofs=True
+    )
+    if proofs_dir is not None:
+        # Before promtool: the proofs of a failing run are the ones worth reading.
+        files = runtests.proof_files(result)
+        write.write_tree(proofs_dir, files, flag="--write-proofs")
+        reporter.summary(
+            f"promspec: {len(files)} proof files written to {proofs_dir}",
+            proofs=str(proofs_dir),
+            proof_files=list(files),
+        )
     outcomes = runtests.run(result)
     for o in outcomes:
         took = f"{o.files} files, {o.seconds:.0f}s"

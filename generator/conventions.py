@@ -123,7 +123,9 @@ def dashboard_url(base: str, uid: str, panel_id: int | None = None) -> str:
 
 
 # promtool unit tests proving the rules: evaluated at 30s (page tiers, checks) and at 5m
-# (tiers with windows over 6h, whose scenarios span days), as the rule groups are.
+# (tiers with windows over 6h, whose scenarios span days), as the rule groups are. Built
+# by `promspec test`, written only with --write-proofs DIR (beside DIR/prometheus/), and
+# never into out/.
 def tests_path(service: str) -> str:
     return f"tests/{service}.test.yml"
 
@@ -181,8 +183,9 @@ def thanos_path(service: str) -> str:
 
 ALERTMANAGER_ROUTES_PATH = "alertmanager/routes.yml"
 
-# Every folder of out/ (each file is <folder>/<name>): what else sits in a directory
-# tells it is not promspec's, and `generate` refuses to replace it.
+# Every folder of out/ and of the proofs tree (each file is <folder>/<name>): what else
+# sits in a directory tells it is not promspec's, and promspec refuses to replace it.
+# (tests/ stays one of out/'s too: an out/ written when it held the proofs is replaced.)
 OUT_FOLDERS = frozenset(
     path.split("/")[0]
     for path in (

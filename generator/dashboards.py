@@ -2,8 +2,9 @@
 
 Pure: model + plan in, JSON text out. Panels read the series the rules record (cheap, and
 the same numbers the alerts see); only latency percentiles and threshold expressions read
-what the spec names. Panel ids follow build order, and every alert learns which panel
-shows it, for its dashboard_url annotation.
+what the spec names. Each panel's id is a hash of the stable name of what it shows
+(grafana.panel_id), so adding a check leaves every other id alone, and every alert learns
+which panel shows it, for its dashboard_url annotation.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from generator import conventions as n
 from generator import grafana as g
 from generator import promql
+from generator.errors import SpecError
 from generator.model import (
     SLO,
     Capacity,
@@ -48,17 +50,32 @@ class ServiceDashboard:
 
 @dataclass
 class _Layout:
-    """The dashboard being built, with panel ids handed out in order."""
+    """The dashboard being built; each panel is added under its stable name (`key`)."""
 
     dash: db.Dashboard
+    service: Service
     ids: g.PanelIds = field(default_factory=g.PanelIds)
     alerts: dict[str, int] = field(default_factory=dict)
 
-    def row(self, title: str) -> None:
-        self.dash.with_row(db.Row(title).id(self.ids.next()))
+    def _id(self, key: str) -> int:
+        try:
+            return self.ids.of(key)
+        except g.PanelIdCollision as exc:
+            # Next to never (31 bits), and then the names are what can change.
+            raise SpecError(
+                [
+                    self.service.origin.problem(
+                        f"{exc} in the dashboard of '{self.service.name}'; rename one of "
+                        "those SLOs or checks"
+                    )
+                ]
+            ) from exc
 
-    def add(self, panel: Any, height: int, width: int, *alerts: str) -> None:
-        pid = self.ids.next()
+    def row(self, key: str, title: str) -> None:
+        self.dash.with_row(db.Row(title).id(self._id(key)))
+
+    def add(self, key: str, panel: Any, height: int, width: int, *alerts: str) -> None:
+        pid = self._id(key)
         self.dash.with_panel(panel.id(pid).datasource(g.DATASOURCE).height(height).span(width))
         for alert in alerts:
             self.alerts[alert] = pid
@@ -147,7 +164,8 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     grp = _groups(slo)
     period = format_duration(slo.period)
     objective = f"{format_number(slo.objective)}%"
-    lay.row(f"SLO {slo.name}: {objective} over {period}")
+    key = f"slo/{slo.name}"
+    lay.row(key, f"SLO {slo.name}: {objective} over {period}")
 
     windows = sorted({*plan.fast_windows, *plan.slow_windows, slo.period})
     sli = _stat(
@@ -164,7 +182,7 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
             for w in windows
         ],
     )
-    lay.add(sli, 6, 8)
+    lay.add(f"{key}/sli", sli, 6, 8)
 
     budget = f"error budget {format_number(round(100 - slo.objective, 10))}% of events"
     obj = _stat(
@@ -174,7 +192,8 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
         _percent_decimals(slo.objective),
     )
     obj = obj.color_mode(cm.BigValueColorMode.NONE).text_mode(cm.BigValueTextMode.VALUE)
-    lay.add(_targets(obj, [g.query(sel(n.OBJECTIVE), "objective", instant=True)]), 6, 3)
+    objective_query = g.query(sel(n.OBJECTIVE), "objective", instant=True)
+    lay.add(f"{key}/objective", _targets(obj, [objective_query]), 6, 3)
 
     remaining = _stat(
         "Error budget left",
@@ -185,7 +204,7 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     remaining = _targets(
         remaining, [g.query(sel(n.ERROR_BUDGET_REMAINING), f"{grp}left", instant=True)]
     )
-    lay.add(remaining, 6, 4)
+    lay.add(f"{key}/budget-left", remaining, 6, 4)
 
     _tiers_panel(lay, service, plan, sel)
 
@@ -202,6 +221,7 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     )
     trend = _targets(trend, [g.query(sel(n.ERROR_BUDGET_REMAINING), f"{grp}left")])
     lay.add(
+        f"{key}/budget-trend",
         trend,
         8,
         12,
@@ -225,7 +245,8 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
         [g.query(sel(n.SLI_TOTAL), f"{grp}all"), g.query(sel(n.SLI_ERRORS), f"{grp}bad")],
     )
     latency = slo.indicator.kind == "latency"
-    lay.add(traffic, 8, 12 if latency else 24, n.slo_alert(service.name, slo.name, "SLINoData"))
+    no_data = n.slo_alert(service.name, slo.name, "SLINoData")
+    lay.add(f"{key}/traffic", traffic, 8, 12 if latency else 24, no_data)
     if slo.indicator.kind == "latency":
         ind = slo.indicator
         by = ", ".join(("le", *slo.group_by))
@@ -253,7 +274,7 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
                 for q in quantiles
             ],
         )
-        lay.add(pct, 8, 12)
+        lay.add(f"{key}/latency", pct, 8, 12)
 
 
 def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], str]) -> None:
@@ -288,7 +309,7 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
     panel = panel.no_value("no data")
     for ref, mappings in overrides:
         panel = panel.override_by_query(ref, [dm.DynamicConfigValue("mappings", mappings)])
-    lay.add(_targets(panel, queries), 6, 9)
+    lay.add(f"slo/{slo.name}/would-fire", _targets(panel, queries), 6, 9)
 
 
 def _fire_mappings(severity: str) -> list[dict[str, Any]]:
@@ -331,7 +352,8 @@ def _burn_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[st
     panel = _targets(
         panel, [g.query(_burn(sel, plan, w), f"{grp}{format_duration(w)}") for w in windows]
     )
-    lay.add(panel, 8, 12, n.slo_alert(service.name, slo.name, "ErrorBudgetBurn"))
+    burn = n.slo_alert(service.name, slo.name, "ErrorBudgetBurn")
+    lay.add(f"slo/{slo.name}/burn-rate", panel, 8, 12, burn)
 
 
 # -- thresholds, capacity, freshness ----------------------------------------------------
@@ -354,7 +376,8 @@ def _threshold_panel(lay: _Layout, service: Service, t: Threshold) -> None:
         .thresholds(steps)
         .thresholds_style(g.threshold_lines())
     )
-    lay.add(_targets(panel, [g.query(t.expr)]), 8, 12, n.check_alert(service.name, t.name))
+    alert = n.check_alert(service.name, t.name)
+    lay.add(f"threshold/{t.name}", _targets(panel, [g.query(t.expr)]), 8, 12, alert)
 
 
 def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
@@ -401,7 +424,7 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
             ],
         )
     predicted = n.check_alert(service.name, c.name, "ExhaustionPredicted")
-    lay.add(_targets(panel, queries), 8, 16, predicted)
+    lay.add(f"capacity/{c.name}/usage", _targets(panel, queries), 8, 16, predicted)
 
     headroom = _stat(
         f"{c.name}: headroom",
@@ -410,7 +433,8 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
         1,
     ).thresholds(g.below(c.headroom, scale=0.01))
     headroom = _targets(headroom, [g.query(sel(n.CAPACITY_HEADROOM), "__auto", instant=True)])
-    lay.add(headroom, 8, 8, n.check_alert(service.name, c.name, "HeadroomLow"))
+    low = n.check_alert(service.name, c.name, "HeadroomLow")
+    lay.add(f"capacity/{c.name}/headroom", headroom, 8, 8, low)
 
 
 def _freshness_panel(lay: _Layout, service: Service, f: Freshness) -> None:
@@ -426,7 +450,7 @@ def _freshness_panel(lay: _Layout, service: Service, f: Freshness) -> None:
         .thresholds_style(g.threshold_lines())
     )
     panel = _targets(panel, [g.query(_check_sel(n.FRESHNESS_AGE, service, f.name))])
-    lay.add(panel, 8, 12, n.check_alert(service.name, f.name, "Stale"))
+    lay.add(f"freshness/{f.name}", panel, 8, 12, n.check_alert(service.name, f.name, "Stale"))
 
 
 def _expiry_panel(lay: _Layout, service: Service, e: Expiry) -> None:
@@ -442,7 +466,8 @@ def _expiry_panel(lay: _Layout, service: Service, e: Expiry) -> None:
         .thresholds_style(g.threshold_lines())
     )
     panel = _targets(panel, [g.query(_check_sel(n.EXPIRY_REMAINING, service, e.name))])
-    lay.add(panel, 8, 12, n.check_alert(service.name, e.name, "Expiring"))
+    expiring = n.check_alert(service.name, e.name, "Expiring")
+    lay.add(f"expiry/{e.name}", panel, 8, 12, expiring)
 
 
 # -- the dashboard ----------------------------------------------------------------------
@@ -460,19 +485,19 @@ def service_dashboard(service: Service, plans: Sequence[SLOPlan]) -> ServiceDash
         .with_variable(g.datasource_variable())
         .link(g.dashboard_links())
     )
-    lay = _Layout(dash)
+    lay = _Layout(dash, service)
     for plan in plans:
         _slo_row(lay, service, plan)
     if service.thresholds:
-        lay.row("Thresholds")
+        lay.row("thresholds", "Thresholds")
         for t in service.thresholds:
             _threshold_panel(lay, service, t)
     if service.capacity:
-        lay.row("Capacity")
+        lay.row("capacity", "Capacity")
         for c in service.capacity:
             _capacity_panels(lay, service, c)
     if service.freshness or service.expiry:
-        lay.row("Freshness and expiry")
+        lay.row("freshness-expiry", "Freshness and expiry")
         for f in service.freshness:
             _freshness_panel(lay, service, f)
         for e in service.expiry:

@@ -7,6 +7,7 @@ way the rule files do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -130,16 +131,34 @@ def dashboard_links() -> db.DashboardLink:
     )
 
 
+def panel_id(key: str) -> int:
+    """A panel's id from the stable name of what it shows (`slo/availability/burn-rate`):
+    1 to 2^31-1, Grafana's int32. Never from position: a check added to a spec would
+    renumber every later panel and rewrite the rules' dashboard_url links."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1
+
+
+class PanelIdCollision(DashboardError):
+    """Two panels of one dashboard whose names hash to the same id."""
+
+    def __init__(self, key: str, other: str, pid: int) -> None:
+        super().__init__(f"dashboard panels '{other}' and '{key}' would share id {pid}")
+        self.key, self.other, self.pid = key, other, pid
+
+
 @dataclass
 class PanelIds:
-    """Panel ids in build order, so they are stable for the same spec."""
+    """The ids of one dashboard's panels by name, each id given once."""
 
-    last: int = 0
-    titles: dict[int, str] = field(default_factory=dict)
+    keys: dict[int, str] = field(default_factory=dict)
 
-    def next(self) -> int:
-        self.last += 1
-        return self.last
+    def of(self, key: str) -> int:
+        pid = panel_id(key)
+        if pid in self.keys:  # Grafana would show one panel where two were meant
+            raise PanelIdCollision(key, self.keys[pid], pid)
+        self.keys[pid] = key
+        return pid
 
 
 # The SDK's encoder without indent: json then runs its C encoder (with `indent`, Python

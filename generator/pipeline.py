@@ -56,6 +56,9 @@ class Result:
     promtool_checked: bool = False
     outputs: list[formats.ServiceOutput] = field(default_factory=list)
     plain: dict[str, bytes] = field(default_factory=dict)  # plain rule files, for promtool
+    # The promtool tests proving the rules (tests/<service>.test.yml), when asked for:
+    # `promspec test` runs them; they are no part of out/.
+    proofs: dict[str, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     # Files of services taken from the spec cache, not in `files`: their sha256, and
     # for generate the files of out/ that hold them, for `write` to keep.
@@ -205,10 +208,14 @@ def compile_specs(
     options: formats.Options | None = None,
     progress: Callable[[int, int], None] | None = None,
     reuse: spec_cache.SpecCache | None = None,
+    proofs: bool = False,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
     from it, and only the others compiled: `outputs` then covers only the services
-    compiled now, and `plain` those and the reused ones whose rules promtool must see."""
+    compiled now, and `plain` those and the reused ones whose rules promtool must see.
+    With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules."""
+    if proofs and reuse is not None:
+        raise ValueError("proofs are built for the services compiled now: pass no reuse")
     options = options or formats.Options()
     if reuse is not None:
         _restore_memo(reuse.load_memo())
@@ -217,10 +224,10 @@ def compile_specs(
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
-        if conventions.FORMAT_PROMETHEUS in options.formats:
+        if proofs:
             _learn_first_shapes(env, fresh)
         compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, options),
+            lambda s: _compile_service(env, s, options, proofs),
             fresh,
             _MEMO_LEARNING if reuse is not None else None,
         )
@@ -236,6 +243,7 @@ def compile_specs(
         plans[service.name] = unit.plans
         result.outputs.append(formats.ServiceOutput(service, unit.plans, unit.rules))
         result.plain.update(unit.plain)
+        result.proofs.update(unit.proofs)
         owned[service.name] = unit.files
     if problems:
         raise SpecError(problems)
@@ -366,8 +374,9 @@ class _Compiled:
     plans: list[plan.SLOPlan] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
     plain: dict[str, bytes] = field(default_factory=dict)  # the plain rule file
-    # Every file of the service: each format's rules, the dashboard, the proofs.
+    # Every file of the service in out/: each format's rules, the dashboard.
     files: dict[str, bytes] = field(default_factory=dict)
+    proofs: dict[str, bytes] = field(default_factory=dict)  # when asked for
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -398,7 +407,9 @@ def _render(
     return plans, data, dashboard
 
 
-def _compile_service(env: Any, service: Service, options: formats.Options) -> _Compiled:
+def _compile_service(
+    env: Any, service: Service, options: formats.Options, with_proofs: bool
+) -> _Compiled:
     rendered = _render(env, service)
     if not isinstance(rendered, tuple):
         return _Compiled(problems=rendered)
@@ -406,19 +417,19 @@ def _compile_service(env: Any, service: Service, options: formats.Options) -> _C
     assert dashboard is not None
     try:
         files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
-        # The promtool tests that prove the rules (out/tests/) read the plain rule files,
-        # so they come with that format.
-        if conventions.FORMAT_PROMETHEUS in options.formats:
+        # Built here when asked for, as the rules are: on several cores, in the workers.
+        tests = {}
+        if with_proofs:
             for test_file in proofs.test_files(service, plans, data):
                 text = proofs.render_file(env, service, test_file)
-                files[test_file.path] = text.encode("utf-8")
+                tests[test_file.path] = text.encode("utf-8")
         # Each format's files are dumped here too: on several cores, in the workers.
         output = formats.ServiceOutput(service, plans, data)
         plain = formats.prometheus([output], options)
         files.update(formats.render_files([output], options, plain))
     except SpecError as exc:
         return _Compiled(problems=list(exc.problems))
-    return _Compiled(plans, data, plain, files)
+    return _Compiled(plans, data, plain, files, tests)
 
 
 def _promtool(result: Result) -> None:

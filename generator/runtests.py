@@ -1,10 +1,12 @@
 """`promspec test`: run promtool's unit tests on the generated tests and the user's own.
 
-The compiled rules and tests are written to a temporary tree shaped like out/, so the
-tests prove what the specs compile to now, not a stale out/. Hand-written tests kept next
-to a spec (specs/<service>.test.yml) are copied beside the generated ones and name the
-rules the same way: `../prometheus/<service>.rules.yml`, and run as written. Generated
-tests are split by the rules they need (`_split`), the costliest part of a run.
+The generated tests are built by the run itself (pipeline.compile_specs with `proofs`),
+never read from out/, and written with the rule files they prove to a temporary tree
+(`proof_files`: tests/ beside prometheus/), so they prove what the specs compile to now.
+`--write-proofs DIR` writes the same tree to DIR. Hand-written tests kept next to a spec
+(specs/<service>.test.yml) are copied beside the generated ones and name the rules the
+same way: `../prometheus/<service>.rules.yml`, and run as written. Generated tests are
+split by the rules they need (`_split`), the costliest part of a run.
 """
 
 from __future__ import annotations
@@ -156,13 +158,25 @@ def _split(path: Path) -> list[Path]:
     return out
 
 
+def proof_files(result: Result) -> dict[str, bytes]:
+    """The generated tests of every service (tests/<service>.test.yml and .long.test.yml)
+    and the plain rule files they name (prometheus/<service>.rules.yml): a tree that
+    `promtool test rules tests/*.yml` runs as it is, wherever it is written."""
+    files = dict(result.proofs)
+    for service in result.services:
+        rules = conventions.rules_path(service.name)
+        files[rules] = result.plain[rules]
+    return dict(sorted(files.items()))
+
+
 def run(result: Result) -> list[Outcome]:
+    """Run the tests of a compile_specs(..., proofs=True) result, and the user's own."""
     tool = check.promtool()
     if tool is None:
         raise ToolError(check.PROMTOOL_HINT)
     with tempfile.TemporaryDirectory(prefix="promspec-test-") as tmp:
         root = Path(tmp)
-        for rel, content in result.files.items():
+        for rel, content in proof_files(result).items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(content)
         jobs: dict[str, list[Path]] = {}

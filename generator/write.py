@@ -166,7 +166,7 @@ def _ours(content: bytes) -> bool:
     return isinstance(data, dict) and DASHBOARD_TAG in (data.get("tags") or [])
 
 
-def _refuse_foreign(out: Path, current: list[str]) -> None:
+def _refuse_foreign(out: Path, current: list[str], flag: str) -> None:
     """--out is replaced as a whole, stale and hand-edited outputs included; never a
     directory that is not promspec's (`--out docs` must not delete the docs): one with a
     file outside promspec's layout, or none of whose files promspec wrote."""
@@ -177,15 +177,19 @@ def _refuse_foreign(out: Path, current: list[str]) -> None:
         foreign = sorted(current)
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        default = " (default: out/)" if flag == "--out" else ""
         raise OutputError(
-            f"--out {out} holds files promspec did not write ({out / foreign[0]}{more}), and "
-            "it replaces the whole directory: give a new or empty directory (default: out/)"
+            f"{flag} {out} holds files promspec did not write ({out / foreign[0]}{more}), and "
+            f"it replaces the whole directory: give a new or empty directory{default}"
         )
 
 
-def write_tree(out: Path, files: dict[str, bytes], kept: dict[str, Kept] | None = None) -> bool:
+def write_tree(
+    out: Path, files: dict[str, bytes], kept: dict[str, Kept] | None = None, flag: str = "--out"
+) -> bool:
     """Make out/ hold exactly `files` and the `kept` files it holds now; False when it
-    already did (nothing touched). Files are compared one at a time, never all held."""
+    already did (nothing touched). Files are compared one at a time, never all held.
+    `flag` names the option that gave the directory, in the refusal of a foreign one."""
     kept = kept or {}
     if out.is_symlink():
         out = out.resolve()  # replace the directory it names; the link stays
@@ -203,7 +207,7 @@ def write_tree(out: Path, files: dict[str, bytes], kept: dict[str, Kept] | None 
         same = {rel for rel in current if rel in files and _same(out / rel, files[rel])}
         if set(current) == files.keys() | kept.keys() and same == files.keys():
             return False
-        _refuse_foreign(out, current)
+        _refuse_foreign(out, current, flag)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.promspec-new-", dir=out.parent))
         try:
             _fill(staging, files, kept, out, same)

@@ -144,7 +144,7 @@ def test_generate_with_a_hit_does_nothing(project: Path, no_compiler: dict[str, 
     assert "warning: Alertmanager receiver 'payments-pager'" in first.stderr
     mtime = (project / RULES).stat().st_mtime_ns
     full = run_cli("generate", "--format", "prometheus,alertmanager", "--no-cache", cwd=project)
-    assert "1 services, 7 files unchanged in out" in full.stdout
+    assert "1 services, 5 files unchanged in out" in full.stdout
     hit = run_cli("generate", "--format", "prometheus,alertmanager", cwd=project, env=no_compiler)
     assert outcome(hit) == outcome(full)  # warnings included
     assert (project / RULES).stat().st_mtime_ns == mtime
@@ -160,7 +160,7 @@ def test_generate_compiles_when_out_differs(project: Path, no_compiler: dict[str
     assert run_cli("generate", "--no-promtool", cwd=project, env=no_compiler).returncode == 3
     again = run_cli("generate", "--no-promtool", cwd=project)
     assert again.returncode == 0, again.stderr
-    assert "6 files written" in again.stdout
+    assert "4 files written" in again.stdout
     assert tree_hashes(project / "out") == reference
 
 
@@ -168,7 +168,7 @@ def test_generate_into_a_new_directory_after_a_check(project: Path) -> None:
     """check stores an entry even when out/ does not exist yet; generate must still write."""
     assert run_cli("check", "--out", "new/out", cwd=project).returncode == 1
     result = run_cli("generate", "--no-promtool", "--out", "new/out", cwd=project)
-    assert outcome(result) == (0, "promspec: 1 services, 6 files written in new/out\n", "")
+    assert outcome(result) == (0, "promspec: 1 services, 4 files written in new/out\n", "")
     assert run_cli("check", "--out", "new/out", cwd=project).returncode == 0
 
 
@@ -276,7 +276,7 @@ def test_a_corrupt_entry_is_a_miss(project: Path, no_compiler: dict[str, str], d
     assert run_cli("check", cwd=project, env=no_compiler).returncode == 3  # not trusted
     result = run_cli("check", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "promspec: out is up to date (6 files)\n"
+    assert result.stdout == "promspec: out is up to date (4 files)\n"
     if damage != "directory":  # stored again, whole
         assert outcome(run_cli("check", cwd=project, env=no_compiler)) == outcome(result)
 
@@ -305,7 +305,7 @@ def test_a_cache_that_cannot_be_written_is_skipped(project: Path) -> None:
     written = run_cli("generate", "--no-promtool", "--cache-dir", "a-file/cache", cwd=project)
     assert written.returncode == 0, written.stderr
     result = run_cli("check", "--cache-dir", "a-file/cache", cwd=project)
-    assert outcome(result) == (0, "promspec: out is up to date (6 files)\n", "")
+    assert outcome(result) == (0, "promspec: out is up to date (4 files)\n", "")
 
 
 def test_a_cache_inside_out_is_not_used(project: Path) -> None:
@@ -313,7 +313,7 @@ def test_a_cache_inside_out_is_not_used(project: Path) -> None:
     assert run_cli("generate", "--no-promtool", "--no-cache", cwd=project).returncode == 0
     for _ in range(2):
         result = run_cli("check", "--cache-dir", "out/.cache", cwd=project)
-        assert outcome(result) == (0, "promspec: out is up to date (6 files)\n", "")
+        assert outcome(result) == (0, "promspec: out is up to date (4 files)\n", "")
     assert not (project / "out" / ".cache").exists()
 
 
@@ -332,7 +332,7 @@ def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
     ]
     for proc in procs:
         out, err = proc.communicate(timeout=300)
-        assert (proc.returncode, out, err) == (0, "promspec: out is up to date (6 files)\n", "")
+        assert (proc.returncode, out, err) == (0, "promspec: out is up to date (4 files)\n", "")
     (entry,) = entries(project)
     assert cache.load(project / cache.DEFAULT_DIR, entry.stem) is not None
     folder = project / cache.DEFAULT_DIR / cache.ENTRIES

@@ -85,8 +85,7 @@ def test_json_output_of_generate_validate_and_check(tmp_path: Path) -> None:
         "command": "generate", "ok": True, "exit_code": 0, "services": 1,
         "files": [
             "grafana/checkout-api.json", "grafana/overview.json", "grafana/provisioning.yaml",
-            "prometheus/checkout-api.rules.yml", "tests/checkout-api.long.test.yml",
-            "tests/checkout-api.test.yml",
+            "prometheus/checkout-api.rules.yml",
         ],
         "changed": True, "out": "out",
         "promtool_checked": True, "problems": [], "warnings": [],
@@ -115,8 +114,6 @@ def test_json_lists_stale_files(tmp_path: Path) -> None:
             "grafana/overview.json",
             "grafana/provisioning.yaml",
             "prometheus/checkout-api.rules.yml",
-            "tests/checkout-api.long.test.yml",
-            "tests/checkout-api.test.yml",
         )
     ]
 

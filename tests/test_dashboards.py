@@ -19,9 +19,12 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from generator import conventions
+from generator import conventions, grafana
+from generator import dashboards as dashboards_module
+from generator.errors import SpecError
 from generator.model import Service
 from generator.pipeline import build_services
+from generator.plan import plan_service
 
 GOLDEN = ROOT / "tests" / "golden"
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
@@ -149,7 +152,10 @@ def test_service_dashboard_content(out: Path) -> None:
     }
     all_panels = panels(dash)
     ids = [p["id"] for p in all_panels]
-    assert ids == list(range(1, len(ids) + 1))
+    assert len(set(ids)) == len(ids)
+    assert all(0 < i < 2**31 for i in ids)  # Grafana's int32
+    burn_id = next(p["id"] for p in all_panels if p["title"] == "Burn rate by window")
+    assert burn_id == grafana.panel_id("slo/availability/burn-rate")
     for p in all_panels:
         if p["type"] != "row":
             assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
@@ -314,6 +320,68 @@ def test_alerts_link_their_panel_when_grafana_url_is_set(tmp_path: Path, out: Pa
     # The dashboards themselves do not depend on the URL.
     for name in ("checkout-api.json", "overview.json"):
         assert (target / "grafana" / name).read_bytes() == (out / "grafana" / name).read_bytes()
+
+
+def _links(rules_file: Path) -> dict[tuple[str, str], str]:
+    """dashboard_url of every alert, by alert name and severity."""
+    rules = yaml.safe_load(rules_file.read_text())
+    return {
+        (rule["alert"], rule["labels"]["severity"]): rule["annotations"]["dashboard_url"]
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+def test_a_new_check_leaves_every_other_panel_id_and_link_alone(tmp_path: Path) -> None:
+    specs = _with_grafana_url(tmp_path, "https://grafana.example.com")
+    before, after = tmp_path / "before", tmp_path / "after"
+    assert run_cli("generate", str(specs), "--out", str(before), "--no-promtool").returncode == 0
+    spec = specs / "checkout-api.yaml"
+    text = spec.read_text()
+    # First of the thresholds: built before every other threshold, capacity and freshness
+    # panel, which position-based ids would all have renumbered.
+    added = "thresholds:\n  - {name: queue_deep, expr: queue_depth, warning: 100}\n"
+    spec.write_text(text.replace("thresholds:\n", added, 1))
+    result = run_cli("generate", str(specs), "--out", str(after), "--no-promtool")
+    assert result.returncode == 0, result.stderr
+
+    def ids(out: Path) -> dict[tuple[str, str], int]:
+        dash = dashboards(out)["checkout-api.json"]
+        row = ""
+        found = {}
+        for p in panels(dash):
+            row = p["title"] if p["type"] == "row" else row
+            found[(row, p["title"])] = p["id"]
+        return found
+
+    old_ids, new_ids = ids(before), ids(after)
+    assert set(new_ids) - set(old_ids) == {("Thresholds", "queue_deep")}
+    assert {k: new_ids[k] for k in old_ids} == old_ids
+    rules = Path("prometheus") / "checkout-api.rules.yml"
+    old_links, new_links = _links(before / rules), _links(after / rules)
+    assert set(new_links) - set(old_links) == {("CheckoutApiQueueDeep", "warning")}
+    assert {k: new_links[k] for k in old_links} == old_links
+    queue = new_ids[("Thresholds", "queue_deep")]
+    assert new_links[("CheckoutApiQueueDeep", "warning")].endswith(f"?viewPanel={queue}")
+
+
+def test_panels_whose_ids_collide_fail_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    (service,) = build_services([FIXTURES])
+    plans, _ = plan_service(service)
+    assert dashboards_module.service_dashboard(service, plans).panels
+    real = grafana.panel_id
+    taken = real("threshold/cpu_high")
+    monkeypatch.setattr(
+        grafana, "panel_id", lambda key: taken if key == "capacity/disk/headroom" else real(key)
+    )
+    with pytest.raises(SpecError) as caught:
+        dashboards_module.service_dashboard(service, plans)
+    (problem,) = caught.value.problems
+    assert problem.message == (
+        f"dashboard panels 'threshold/cpu_high' and 'capacity/disk/headroom' would share id "
+        f"{taken} in the dashboard of 'checkout-api'; rename one of those SLOs or checks"
+    )
 
 
 def test_dashboards_are_byte_identical_across_hash_seeds(tmp_path: Path, out: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, run_cli, tree_hashes
 
-from generator import formats, parallel, pipeline, proofs, render, rulesim, scenarios, spec_cache
+from generator import formats, parallel, pipeline, proofs, render, rulesim, scenarios
 
 SERVICES = parallel.MIN_PARALLEL_ITEMS + 5
 
@@ -39,10 +38,10 @@ def test_output_is_the_same_on_one_core_and_on_many(tmp_path: Path) -> None:
             "generate", "specs", "--out", f"out-{jobs}", cwd=tmp_path, env={parallel.JOBS_ENV: jobs}
         )
         assert result.returncode == 0, result.stderr
-        # per service: rules, dashboard and two proof files; plus overview and provisioning
-        assert f"{SERVICES} services, {4 * SERVICES + 2} files written" in result.stdout
+        # per service: rules and dashboard; plus overview and provisioning
+        assert f"{SERVICES} services, {2 * SERVICES + 2} files written" in result.stdout
         outs[jobs] = tree_hashes(tmp_path / f"out-{jobs}")
-    assert len(outs["1"]) == 4 * SERVICES + 2
+    assert len(outs["1"]) == 2 * SERVICES + 2
     assert outs["1"] == outs["2"] == outs["3"]
 
 
@@ -65,31 +64,6 @@ def test_errors_are_the_same_on_one_core_and_on_many(tmp_path: Path) -> None:
     assert results[0].stderr == results[1].stderr
     assert results[0].stderr.count("unknown key 'tresholds'") == 3
     assert not (tmp_path / "out").exists()
-
-
-def memo_keys(cache_dir: Path) -> dict[str, list[set[Any]]]:
-    """The keys of the shapes' memo the spec cache stored (scenarios and check runs)."""
-    [entry] = (cache_dir / spec_cache.FOLDER).glob("memo-*.entry")
-    memo = pickle.loads(entry.read_bytes().partition(b"\n")[2])
-    return {part: [set(d) for d in dicts] for part, dicts in memo.items()}
-
-
-def test_what_the_workers_learnt_is_kept_in_the_cache(tmp_path: Path) -> None:
-    # A commit after a run on several cores then finds every shape's scenarios done.
-    many_specs(tmp_path)
-    memos = []
-    for jobs in ("1", "2"):
-        cache_dir = tmp_path / f"cache-{jobs}"
-        result = run_cli(
-            *("generate", "specs", "--out", f"out-{jobs}", "--no-promtool"),
-            *("--cache-dir", str(cache_dir)),
-            cwd=tmp_path,
-            env={parallel.JOBS_ENV: jobs},
-        )
-        assert result.returncode == 0, result.stderr
-        memos.append(memo_keys(cache_dir))
-    assert all(memos[0]["slo"]) and all(memos[0]["checks"])
-    assert memos[1] == memos[0]
 
 
 def test_without_process_semaphores_the_work_runs_in_this_process(
@@ -126,13 +100,13 @@ def test_a_run_on_several_cores_first_learns_the_first_services_shapes(
     monkeypatch.setattr(parallel, "map_ordered", recording)
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
     specs = many_specs(tmp_path)
-    pipeline.compile_specs([specs], use_promtool=False)
+    pipeline.compile_specs([specs], use_promtool=False, proofs=True)
     assert mapped[0] == list(proofs.PARTS)
     assert all(scenarios.memo()) and all(rulesim.memo())
     # A process that knows shapes already (here from the run above; as after the spec
     # cache restored its memo) goes straight to work.
     mapped.clear()
-    pipeline.compile_specs([specs], use_promtool=False)
+    pipeline.compile_specs([specs], use_promtool=False, proofs=True)
     assert len(mapped) == 1 and len(mapped[0]) == SERVICES
 
 
@@ -161,6 +135,8 @@ def test_learning_teaches_what_compiling_the_service_would(
         return [sorted(map(repr, getattr(m, n))) for m, names in MEMOS for n in names]
 
     by_learning = learnt(lambda: [pipeline._learn(env, service, p) for p in proofs.PARTS])
-    by_compiling = learnt(lambda: pipeline._compile_service(env, service, formats.Options()))
+    by_compiling = learnt(
+        lambda: pipeline._compile_service(env, service, formats.Options(), with_proofs=True)
+    )
     assert by_learning == by_compiling
     assert all(by_learning)

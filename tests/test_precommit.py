@@ -108,11 +108,19 @@ def test_documented_pre_commit_config_uses_our_hooks() -> None:
     assert sorted(ids) == sorted(h["id"] for h in HOOKS)
 
 
-def test_documented_ci_job_checks_generates_and_publishes_out() -> None:
+def test_documented_ci_job_checks_generates_and_publishes_out_and_proofs() -> None:
     workflow = next(yaml.safe_load(b) for b in DOC_BLOCKS if b.startswith("name: promspec"))
     steps = workflow["jobs"]["rules"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert "make check" in runs and "make generate" in runs
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
-    assert upload["with"]["path"] == "out/"
+    uploads = {
+        s["with"]["name"]: s
+        for s in steps
+        if s.get("uses", "").startswith("actions/upload-artifact")
+    }
+    assert uploads["promspec-out"]["with"]["path"] == "out/"
+    # The proofs are published from where `promspec test` wrote them, a failed run's too.
+    assert ".venv/bin/promspec test --write-proofs proofs" in runs
+    assert uploads["promspec-proofs"]["with"]["path"] == "proofs/"
+    assert uploads["promspec-proofs"]["if"] == "always()"
     assert workflow["jobs"]["rules"]["env"] == {"PROMSPEC_ERRORS": "github"}

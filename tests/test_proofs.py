@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, one_slo_spec, run_cli
+from conftest import FIXTURES, ROOT, one_slo_spec, run_cli, tree_hashes
 
 from generator import check
 
@@ -152,10 +153,11 @@ def checks_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_check_alert_of_the_spec_is_proven(checks_specs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = run_cli("generate", str(checks_specs), "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    text = (out / "tests" / "checks-api.test.yml").read_text()
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(checks_specs), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == f"promspec: 2 proof files written to {proofs}"
+    text = (proofs / "tests" / "checks-api.test.yml").read_text()
     assert "Not proven" not in text
     for alert in (
         "ChecksApiCpuHigh",
@@ -165,8 +167,39 @@ def test_every_check_alert_of_the_spec_is_proven(checks_specs: Path, tmp_path: P
         "ChecksApiScrapeAbsent",
     ):
         assert f"alertname: {alert}\n" in text, alert
-    result = run_cli("test", str(checks_specs))
-    assert result.returncode == 0, result.stdout + result.stderr
+    # Written with the rules they prove, they run where they are, without promspec.
+    assert sorted(tree_hashes(proofs)) == [
+        "prometheus/checks-api.rules.yml",
+        "tests/checks-api.test.yml",
+    ]
+    plain = subprocess.run(
+        ["promtool", "test", "rules", "checks-api.test.yml"],
+        cwd=proofs / "tests",
+        capture_output=True,
+        text=True,
+    )
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "SUCCESS" in plain.stdout
+    out = tmp_path / "out"
+    assert run_cli("generate", str(checks_specs), "--out", str(out)).returncode == 0
+    rules = "prometheus/checks-api.rules.yml"
+    assert (proofs / rules).read_bytes() == (out / rules).read_bytes()
+
+
+def test_proofs_are_written_only_where_promspec_may_replace_everything(
+    checks_specs: Path, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.md").write_text("mine\n")
+    result = run_cli("test", str(checks_specs), "--write-proofs", str(notes))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"promspec: --write-proofs {notes} holds files promspec did not write "
+        f"({notes}/todo.md), and it replaces the whole directory: give a new or empty "
+        "directory"
+    )
+    assert sorted(p.name for p in notes.iterdir()) == ["todo.md"]
 
 
 @pytest.mark.parametrize(("template", "right", "wrong"), WRONG_RULES, ids=lambda v: str(v)[:24])
@@ -203,14 +236,13 @@ def test_every_threshold_preset_of_the_seed_defaults_is_proven(tmp_path: Path) -
     specs.mkdir()
     shutil.copy(ROOT / "specs" / "_defaults.yaml", specs / "_defaults.yaml")
     (specs / "presets-api.yaml").write_text(PRESETS_SPEC)
-    out = tmp_path / "out"
-    assert run_cli("generate", str(specs), "--out", str(out)).returncode == 0
-    text = (out / "tests" / "presets-api.test.yml").read_text()
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(specs), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (proofs / "tests" / "presets-api.test.yml").read_text()
     assert "Not proven" not in text
     # two levels (one for the scale presets), each just past and just short
     assert text.count("\n- name: ") == 4 * 8 + 2 * 2
-    result = run_cli("test", str(specs))
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
@@ -230,10 +262,10 @@ def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
         "  - {name: slow, expr: queue_depth, warning: 10, for: 2h}\n"
         "  - {name: fine, expr: queue_depth, warning: 10}\n"
     )
-    out = tmp_path / "out"
-    result = run_cli("generate", str(tmp_path), "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    header = (out / "tests" / "odd-api.test.yml").read_text().split("\nrule_files:")[0]
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(tmp_path / "odd-api.yaml"), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = (proofs / "tests" / "odd-api.test.yml").read_text().split("\nrule_files:")[0]
     notes = header.splitlines()[2:]
     assert notes == [
         "#   OddApiNodes: no value of any one synthetic series brings it to 2.85 (1 tried;"
@@ -242,7 +274,7 @@ def test_what_the_model_cannot_drive_is_listed_as_not_proven_with_the_reason(
         "#   OddApiTop: the aggregation topk is not modelled",
         "#   OddApiWeekly: reads data from 7d ago (offset), which a short scenario does not hold",
     ]
-    assert "alertname: OddApiFine\n" in (out / "tests" / "odd-api.test.yml").read_text()
+    assert "alertname: OddApiFine\n" in (proofs / "tests" / "odd-api.test.yml").read_text()
 
 
 def test_promtool_runs_with_go_settings_for_short_runs_unless_the_user_set_them(
@@ -319,13 +351,12 @@ def test_an_edge_of_scenario_design_is_proven_by_promtool(
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "a.yaml").write_text(spec)
-    result = run_cli("test", str(specs))
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(specs), "--write-proofs", str(proofs))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok    a (2 files, ")
-    generated = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-promtool")
-    assert generated.returncode == 0, generated.stderr
+    assert result.stdout.splitlines()[1].startswith("ok    a (2 files, ")
     files = {"short": "a.test.yml", "long": "a.long.test.yml"}
     for kind, names in scenarios.items():
-        text = (tmp_path / "out" / "tests" / files[kind]).read_text()
+        text = (proofs / "tests" / files[kind]).read_text()
         for name in names:
             assert f"- name: 'g: {name}'\n" in text

@@ -96,7 +96,7 @@ def test_generate_takes_a_file_from_out_only_when_out_holds_its_exact_bytes(
     assert owners(again.files) == {"overview", "provisioning"}
     edited = project / "out" / "grafana" / f"{service_name(2)}.json"
     edited.write_text(edited.read_text() + " ")
-    (project / "out" / "tests" / f"{service_name(0)}.test.yml").unlink()
+    (project / "out" / "prometheus" / f"{service_name(0)}.rules.yml").unlink()
     repaired = compile_with(project, take_from=project / "out")
     assert compiled(repaired) == [service_name(0), service_name(2)]
     assert repaired.digests() == full.digests()
@@ -245,13 +245,10 @@ def test_files_out_already_holds_are_linked_into_the_new_tree_not_rewritten(
     kept = {p.relative_to(out).as_posix() for p in after if after[p].st_ino == before[p]}
     rewritten = {p.relative_to(out).as_posix() for p in after} - kept
     name = service_name(1)
-    # The changed service's rules, fast proofs and dashboard (its alert thresholds) are
-    # new; its long proofs (SLO budgets over days) did not change, and are linked too.
-    assert rewritten == {
-        f"prometheus/{name}.rules.yml",
-        f"tests/{name}.test.yml",
-        f"grafana/{name}.json",
-    }
+    # The changed service's rules and dashboard (its alert thresholds) are new; the fleet
+    # dashboard, compiled again but the same bytes, is linked too.
+    assert rewritten == {f"prometheus/{name}.rules.yml", f"grafana/{name}.json"}
+    assert "grafana/overview.json" in kept
     assert all(s.st_nlink == 1 for s in after.values())  # the old tree is gone
     assert not [p for p in project.iterdir() if "promspec-new" in p.name]
 
