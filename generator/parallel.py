@@ -12,7 +12,6 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,53 +26,32 @@ JOBS_ENV = "PROMSPEC_JOBS"  # worker count; 1 compiles in this process
 # so neither the function nor the items are ever pickled (only the results are).
 _task: Callable[[Any], Any] | None = None
 _items: Sequence[Any] = ()
-_learning: Learning | None = None
 
 
-@dataclass(frozen=True)
-class Learning:
-    """A memo the task fills as it runs (results that depend only on their key), brought
-    back from every worker with each result, so that what a worker learnt outlives it."""
-
-    snapshot: Callable[[], Any]  # what is known now
-    since: Callable[[Any], Any]  # what was learnt after that snapshot
-    take: Callable[[Any], None]  # adopt what a worker learnt
-
-
-def jobs(items: int, fewest: int = MIN_PARALLEL_ITEMS) -> int:
-    """Workers for `items` items; one below `fewest` (the fewest worth a fork)."""
+def jobs(items: int) -> int:
+    """Workers for `items` items; one below MIN_PARALLEL_ITEMS."""
     if JOBS_ENV in os.environ:
         return max(1, int(os.environ[JOBS_ENV]))
-    if items < fewest or "fork" not in multiprocessing.get_all_start_methods():
+    if items < MIN_PARALLEL_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(len(os.sched_getaffinity(0)), 8)
 
 
-def _run(index: int) -> tuple[Any, Any]:
+def _run(index: int) -> Any:
     assert _task is not None
-    if _learning is None:
-        return _task(_items[index]), None
-    before = _learning.snapshot()
-    result = _task(_items[index])
-    return result, _learning.since(before)
+    return _task(_items[index])
 
 
-def map_ordered(
-    task: Callable[[T], R],
-    items: Sequence[T],
-    learning: Learning | None = None,
-    fewest: int = MIN_PARALLEL_ITEMS,
-) -> list[R]:
-    """[task(item) for item in items], on several cores from `fewest` items.
+def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """[task(item) for item in items], on several cores from MIN_PARALLEL_ITEMS items.
 
     `task` must not raise for a user's mistake: return the problems as a value (only the
-    results cross the process boundary). With `learning`, this process ends up knowing
-    what the task learnt in any worker."""
-    count = min(jobs(len(items), fewest), len(items))
+    results cross the process boundary)."""
+    count = min(jobs(len(items)), len(items))
     if count <= 1:
         return [task(item) for item in items]
-    global _task, _items, _learning
-    _task, _items, _learning = task, items, learning
+    global _task, _items
+    _task, _items = task, items
     try:
         try:
             pool = multiprocessing.get_context("fork").Pool(count)
@@ -84,13 +62,9 @@ def map_ordered(
         with pool:
             # Small chunks keep both cores busy to the end; imap keeps input order.
             chunk = max(1, len(items) // (count * 8))
-            done = list(pool.imap(_run, range(len(items)), chunksize=chunk))
+            return list(pool.imap(_run, range(len(items)), chunksize=chunk))
     finally:
-        _task, _items, _learning = None, (), None
-    if learning is not None:
-        for _, learnt in done:
-            learning.take(learnt)
-    return [result for result, _ in done]
+        _task, _items = None, ()
 
 
 @contextlib.contextmanager

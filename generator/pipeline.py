@@ -23,8 +23,6 @@ from generator import (
     plan,
     proofs,
     render,
-    rulesim,
-    scenarios,
     spec_cache,
     write,
 )
@@ -217,19 +215,13 @@ def compile_specs(
     if proofs and reuse is not None:
         raise ValueError("proofs are built for the services compiled now: pass no reuse")
     options = options or formats.Options()
-    if reuse is not None:
-        _restore_memo(reuse.load_memo())
     with parallel.few_collections():
         spec_files = _build_files(paths, defaults_file, out, reuse)
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
-        if proofs:
-            _learn_first_shapes(env, fresh)
         compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, options, proofs),
-            fresh,
-            _MEMO_LEARNING if reuse is not None else None,
+            lambda s: _compile_service(env, s, options, proofs), fresh
         )
     problems: list[Problem] = []
     plans: dict[str, list[plan.SLOPlan]] = {}
@@ -280,62 +272,6 @@ def compile_specs(
     return result
 
 
-def _learn_first_shapes(env: Any, fresh: list[Service]) -> None:
-    """Before a run on several cores that knows no shape yet: the first service's proofs,
-    one part per core, so that every worker starts out knowing its shapes.
-
-    Services of one repo share most shapes (policies and checks from the same defaults),
-    and each worker would otherwise compute all of the first service's again: at 10
-    services that was a third of the run."""
-    if not fresh or parallel.jobs(len(fresh)) < 2 or any(d for m in _memo_now() for d in m):
-        return
-    first = fresh[0]
-    parallel.map_ordered(
-        lambda part: _learn(env, first, part), proofs.PARTS, _MEMO_LEARNING, fewest=2
-    )
-
-
-def _learn(env: Any, service: Service, part: str) -> None:
-    rendered = _render(env, service, dashboard_needed=False)
-    if not isinstance(rendered, tuple):
-        return  # a mistake in the spec, which its compile reports
-    plans, data, _ = rendered
-    proofs.learn(service, plans, data, part)
-
-
-def _restore_memo(saved: Any) -> None:
-    """What earlier runs learnt by shape: SLO burn scenarios, check simulations and
-    solver answers (pure functions of the shape, kept per code version)."""
-    if isinstance(saved, dict):
-        scenarios.restore(saved.get("slo"))
-        rulesim.restore(saved.get("checks"))
-
-
-def _memo_since(before: Any) -> Any:
-    """What the shapes' memo learnt after `before` (a _memo_now())."""
-    learnt = []
-    for old_dicts, new_dicts in zip(before, _memo_now(), strict=True):  # per module
-        learnt.append(
-            tuple(
-                {k: v for k, v in new.items() if k not in old}
-                for old, new in zip(old_dicts, new_dicts, strict=True)
-            )
-        )
-    return tuple(learnt)
-
-
-def _memo_now() -> Any:
-    return scenarios.memo(), rulesim.memo()
-
-
-# Shapes learnt in the workers come back, so the spec cache stores them too.
-_MEMO_LEARNING = parallel.Learning(
-    snapshot=_memo_now,
-    since=_memo_since,
-    take=lambda learnt: _restore_memo({"slo": learnt[0], "checks": learnt[1]}),
-)
-
-
 def _remember(
     reuse: spec_cache.SpecCache,
     spec_files: list[_SpecFile],
@@ -361,8 +297,6 @@ def _remember(
             promtool=promtool,
         )
         reuse.store(f.key, f.path, f.defaults, entry)
-    if any(f.hit is None for f in spec_files):
-        reuse.store_memo({"slo": scenarios.memo(), "checks": rulesim.memo()})
     reuse.prune()
 
 
@@ -381,11 +315,10 @@ class _Compiled:
 
 
 def _render(
-    env: Any, service: Service, dashboard_needed: bool = True
-) -> tuple[list[plan.SLOPlan], dict[str, Any], dashboards.ServiceDashboard | None] | list[Problem]:
+    env: Any, service: Service
+) -> tuple[list[plan.SLOPlan], dict[str, Any], dashboards.ServiceDashboard] | list[Problem]:
     """The service's plans, rule data (annotated with its dashboard's links) and
-    dashboard, or the problems that stop it. Without `dashboard_needed`, the dashboard
-    is built only when the rules link to it."""
+    dashboard, or the problems that stop it."""
     plans, findings = plan.plan_service(service)
     if findings:
         return [f.tier.origin.problem(f.message) for f in findings]
@@ -398,8 +331,6 @@ def _render(
         ]
     try:
         data = render.render_rules(env, service, plans)
-        if not (dashboard_needed or service.grafana_url):
-            return plans, data, None
         dashboard = dashboards.service_dashboard(service, plans)
     except SpecError as exc:
         return list(exc.problems)
@@ -414,7 +345,6 @@ def _compile_service(
     if not isinstance(rendered, tuple):
         return _Compiled(problems=rendered)
     plans, data, dashboard = rendered
-    assert dashboard is not None
     try:
         files = {conventions.dashboard_path(service.name): dashboard.text.encode("utf-8")}
         # Built here when asked for, as the rules are: on several cores, in the workers.

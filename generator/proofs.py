@@ -32,12 +32,6 @@ from generator.units import format_duration, format_number
 TEMPLATE = "tests.yml.j2"
 
 
-# The scenarios of a service come in two parts, each learnt by shape on its own: its SLOs'
-# burn scenarios and its checks' simulations (pipeline.py computes the first service's
-# parts on separate cores).
-PARTS = ("slo", "checks")
-
-
 def test_files(service: Service, plans: list[SLOPlan], rules: dict[str, Any]) -> list[TestFile]:
     fast, long, notes = _slo_scenarios(service, plans, rules)
     checks, check_notes = check_scenarios(service, rules)
@@ -86,14 +80,6 @@ def _slo_scenarios(
         except Unsupported as exc:
             notes.append(f"SLO {plan.slo.name}: {exc}")
     return fast, long, notes
-
-
-def learn(service: Service, plans: list[SLOPlan], rules: dict[str, Any], part: str) -> None:
-    """Compute one of PARTS for what it teaches the shapes' memo (the scenarios go)."""
-    if part == "slo":
-        _slo_scenarios(service, plans, rules)
-    else:
-        check_scenarios(service, rules)
 
 
 def render_file(env: jinja2.Environment, service: Service, file: TestFile) -> str:

@@ -78,21 +78,6 @@ _RUNS: dict[tuple[object, ...], tuple[tuple[Firing, ...], ...] | str] = {}
 MAX_REMEMBERED = 4096  # shapes per cache: a process over many distinct checks stays small
 
 
-def memo() -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """What this process learnt by shape (simulations, solver answers), for the spec
-    cache to keep between runs of the same code (see scenarios.memo)."""
-    return dict(_RUNS), dict(_SOLVED)
-
-
-def restore(saved: Any) -> None:
-    """Take a memo() of an earlier run of the same code; anything else is ignored."""
-    if isinstance(saved, tuple) and len(saved) == 2 and all(isinstance(d, dict) for d in saved):
-        caches: tuple[dict[tuple[object, ...], Any], ...] = (_RUNS, _SOLVED)
-        for cache, found in zip(caches, saved, strict=True):
-            for key, value in list(found.items())[-MAX_REMEMBERED:]:
-                _remember(cache, key, value)
-
-
 def _remember(cache: dict[tuple[object, ...], Any], key: tuple[object, ...], value: Any) -> None:
     if len(cache) >= MAX_REMEMBERED:
         cache.clear()

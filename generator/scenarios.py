@@ -18,7 +18,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 from generator import conventions, promsim, promtemplate
 from generator.conventions import BASE_WINDOW_SECONDS
@@ -522,20 +521,6 @@ _Lookup = tuple[str, dict[str, str]]  # (alert kind, labels): one _rule call
 _Forms = tuple[tuple[tuple[str, str], ...], ...]
 _LOOKUPS: dict[_Key, tuple[_Lookup, ...]] = {}
 _RECIPES: dict[tuple[_Key, _Forms], _Recipe | None] = {}  # None: not shareable
-
-
-def memo() -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """What this process learnt about shapes, for the spec cache to keep between runs: a
-    run that compiles one changed spec then finds its shape's scenarios done."""
-    return dict(_LOOKUPS), dict(_RECIPES)
-
-
-def restore(saved: Any) -> None:
-    """Take a memo() of an earlier run of the same code and templates (the spec cache
-    keys it so); anything else is ignored."""
-    if isinstance(saved, tuple) and len(saved) == 2 and all(isinstance(d, dict) for d in saved):
-        _LOOKUPS.update(saved[0])
-        _RECIPES.update(saved[1])
 
 
 class _NotShared(Exception):

@@ -154,17 +154,6 @@ class SpecCache:
             return None
         return folder
 
-    def load_memo(self) -> Any:
-        """What earlier runs of the same code and templates learnt (scenarios.memo())."""
-        return self._read(self._memo_path())
-
-    def store_memo(self, memo: Any) -> None:
-        self._write(self._memo_path(), memo)
-
-    def _memo_path(self) -> Path:
-        self.used.add(f"memo-{self.environment}")  # kept by prune()
-        return self.folder / f"memo-{self.environment}.entry"
-
     def prune(self) -> None:
         """Keep this run's entries and the newest others (another branch's specs)."""
         found = []
