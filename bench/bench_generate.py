@@ -53,12 +53,12 @@ TARGETS = {
 
 def backend() -> dict[str, str]:
     """Which libyaml classes promspec builds on (the floor uses the same)."""
-    from generator import load, yamlio
+    from generator import load, render
 
     return {
         "specs_loader": load.fast_loader().__name__,
-        "rules_loader": yamlio.BaseLoader.__name__,
-        "rules_dumper": yamlio.BaseDumper.__name__,
+        "rules_loader": load.fast_loader().__name__,
+        "rules_dumper": render.YamlDumper.__bases__[0].__name__,
     }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from generator import conventions, render, scenarios, yamlio
+from generator import conventions, render, scenarios
 from generator.check_scenarios import check_scenarios
 from generator.errors import Problem, SpecError
 from generator.model import Service
@@ -92,7 +92,7 @@ def template_data(env: jinja2.Environment, service: Service, file: TestFile) -> 
     try:
         text = env.get_template(TEMPLATE).render(file=file)
         # As the rule files are read (PyYAML's pure-Python loader took 60% of a run).
-        return yamlio.load(text)
+        return render.load_yaml(text)
     except (jinja2.TemplateError, yaml.YAMLError) as exc:
         raise SpecError(
             [Problem(TEMPLATE, 0, 0, "", f"cannot render the tests of '{service.name}': {exc}")]
@@ -190,5 +190,5 @@ def _number(value: float) -> Any:
     """`value | num` as YAML reads it back: the same loader, once per text."""
     text = format_number(value)
     if text not in _NUMBERS:
-        _NUMBERS[text] = yamlio.load(text)
+        _NUMBERS[text] = render.load_yaml(text)
     return _NUMBERS[text]

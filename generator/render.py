@@ -23,9 +23,9 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, expr, precompiled, promql, yamlio
+from generator import conventions, expr, precompiled, promql
 from generator.errors import Problem, SpecError
-from generator.load import display_path, too_deep
+from generator.load import display_path, fast_loader, too_deep
 from generator.model import Check, Service
 from generator.plan import (
     FAST_INTERVAL,
@@ -325,7 +325,7 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
     try:
         if too_deep(text):
             raise yaml.YAMLError("the YAML nests too deeply")
-        data = yamlio.load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SpecError(
             [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
@@ -389,5 +389,33 @@ def _template_problem(exc: jinja2.TemplateError, service: Service) -> Problem:
     )
 
 
+def load_yaml(text: str) -> Any:
+    """What a template rendered, as data (libyaml's loader when PyYAML has it)."""
+    return yaml.load(text, Loader=fast_loader())
+
+
+class YamlDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's safe dumper (PyYAML's own where it was built without libyaml)."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line strings (long expressions, descriptions) as literal blocks, read as written.
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    )
+
+
+YamlDumper.add_representer(str, _str)
+
+
 def dump(data: Any, source: str) -> str:
-    return HEADER.format(source=source) + yamlio.dump(data)
+    """The canonical text: block style, keys in insertion order, unicode as is, no folding."""
+    return HEADER.format(source=source) + yaml.dump(
+        data,
+        Dumper=YamlDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+        indent=2,
+    )
