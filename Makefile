@@ -18,7 +18,7 @@ help:
 	@echo "make test       lint, type-check and run the test suite"
 	@echo "make check      exit 1 if $(OUT)/ is stale against $(SPECS)/"
 	@echo "make bench      run the benchmarks under bench/ (slow; not part of test)"
-	@echo "make templates  precompile templates/ (and the rule-file schema) into generator/precompiled/"
+	@echo "make templates  precompile templates/ into generator/precompiled/"
 
 generate: setup
 	$(BIN)/promspec generate $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
@@ -46,8 +46,8 @@ bench: test-setup
 	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
 
-# Jinja's code for templates/ and fastjsonschema's for the rule-file schema, which saves
-# every run compiling them (test_precompiled.py fails until this runs after either changed).
+# Jinja's code for templates/, which saves every run compiling them (test_precompiled.py
+# fails until this runs after one changed).
 templates: $(VENV)/.installed
 	$(BIN)/python -m generator.precompiled
 

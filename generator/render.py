@@ -17,15 +17,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
 import jinja2
+import jsonschema
 import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator import conventions, expr, precompiled, promql
 from generator.errors import Problem, SpecError
-from generator.load import display_path, fast_loader, too_deep
+from generator.load import display_path, fast_loader, format_path, too_deep
 from generator.model import Check, Service
 from generator.plan import (
     FAST_INTERVAL,
@@ -299,14 +299,11 @@ RULES_SCHEMA = "rules.schema.json"
 
 
 @cache
-def _rules_validator() -> Callable[[Any], Any]:
-    """The rule-file schema compiled to Python: checking 100k rules takes milliseconds.
-    From its precompiled code while that is current (compiling it takes ~0.02 s)."""
-    text = precompiled.schema_text(RULES_SCHEMA)
-    found = precompiled.schema_validator(RULES_SCHEMA, text)
-    if found is not None:
-        return found
-    validator: Callable[[Any], Any] = fastjsonschema.compile(json.loads(text))
+def _rules_validator() -> jsonschema.protocols.Validator:
+    """The rule-file schema's validator, built once per process."""
+    text = resources.files("generator.schema").joinpath(RULES_SCHEMA).read_text("utf-8")
+    schema = json.loads(text)
+    validator: jsonschema.protocols.Validator = jsonschema.validators.validator_for(schema)(schema)
     return validator
 
 
@@ -330,20 +327,11 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
         raise SpecError(
             [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
         ) from exc
-    try:
-        _rules_validator()(data)
-    except fastjsonschema.JsonSchemaException as exc:
-        raise SpecError(
-            [
-                Problem(
-                    service.source,
-                    0,
-                    0,
-                    "",
-                    f"template produced an invalid rule file: {exc}; fix the template",
-                )
-            ]
-        ) from exc
+    error = jsonschema.exceptions.best_match(_rules_validator().iter_errors(data))
+    if error is not None:
+        where = format_path(tuple(error.absolute_path)) or "the top"
+        message = f"template produced an invalid rule file at {where}: {error.message}"
+        raise SpecError([Problem(service.source, 0, 0, "", f"{message}; fix the template")])
     return _canonical(data, service)
 
 

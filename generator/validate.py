@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
 from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
-
-from generator import precompiled
 from generator.errors import Problem
 from generator.load import Document, Path_
 
@@ -35,13 +32,9 @@ MAX_ITEMS_PER_RUN = 20_000
 
 
 @cache
-def _schema_text() -> str:
-    return precompiled.schema_text(SPEC_SCHEMA)
-
-
-@cache
 def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(_schema_text())
+    text = resources.files("generator.schema").joinpath(SPEC_SCHEMA).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 
@@ -49,31 +42,10 @@ def schema() -> dict[str, Any]:
 def _validator() -> jsonschema.protocols.Validator:
     # The schema is ours and fixed: tests/test_schema.py checks it against its
     # metaschema, so a run need not (that check took longer than validating a spec).
-    import jsonschema  # only for a spec with a mistake (see _valid)
+    import jsonschema  # not for the command line's cache hits (tests/test_cache.py)
 
     cls = jsonschema.validators.validator_for(schema())
     return cls(schema())
-
-
-@cache
-def _fast() -> Callable[[Any], Any] | None:
-    return precompiled.schema_validator(SPEC_SCHEMA, _schema_text())
-
-
-def _valid(data: Any) -> bool:
-    """Whether the schema holds, by fastjsonschema's code for it: ~15x faster than
-    jsonschema, whose import alone costs a run more than that. It speaks draft 7, and the
-    schema is draft 2020-12 in the draft-7 subset (tests/test_schema_fast.py keeps it there),
-    so both agree; jsonschema still judges every document this calls invalid, and words
-    the messages."""
-    fast = _fast()
-    if fast is None:
-        return False  # stale: jsonschema decides alone
-    try:
-        fast(data)
-    except fastjsonschema.JsonSchemaException:
-        return False
-    return True
 
 
 def check_document(doc: Document) -> list[Problem]:
@@ -95,8 +67,6 @@ def check_document(doc: Document) -> list[Problem]:
                 "split the service or use group_by"
             )
             return [doc.problem((key,), message)]
-    if _valid(doc.data):
-        return []
     return schema_problems(doc, _validator(), doc.data)
 
 

@@ -3,15 +3,13 @@ while it is current, and from their source otherwise: same output either way."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import fastjsonschema
 import jinja2
 import pytest
 from conftest import ROOT
 
-from generator import plan, precompiled, render, yamlio
+from generator import plan, precompiled, render
 from generator.pipeline import build_services
 from generator.precompiled import __main__ as writer
 from generator.precompiled import index
@@ -34,10 +32,7 @@ def test_every_template_has_a_current_module() -> None:
         assert (FOLDER / f"{precompiled.module_name(name)}.py").is_file()
 
 
-@pytest.mark.skipif(
-    (jinja2.__version__, fastjsonschema.VERSION) != (index.JINJA, index.FASTJSONSCHEMA),
-    reason="another Jinja or fastjsonschema writes other code",
-)
+@pytest.mark.skipif(jinja2.__version__ != index.JINJA, reason="another Jinja writes other code")
 def test_modules_are_what_jinja_writes_now(tmp_path: Path) -> None:
     written = writer.write(tmp_path)
     assert written == NAMES
@@ -74,60 +69,3 @@ def test_same_rules_from_code_and_from_source(monkeypatch: pytest.MonkeyPatch) -
     from_source = [render.render_rules(render.environment(), s, p) for s, p in planned]
     assert from_code == from_source
     assert len(from_code) == len(services) > 10
-
-
-SCHEMAS = sorted(precompiled.SCHEMA_OPTIONS)
-
-
-@pytest.mark.parametrize("name", SCHEMAS)
-def test_every_schema_has_a_current_module(name: str) -> None:
-    """When this fails: make templates (the schema changed)."""
-    text = (ROOT / "generator" / "schema" / name).read_text("utf-8")
-    assert sorted(index.SCHEMAS) == SCHEMAS
-    assert precompiled.schema_fingerprint(text, index.FASTJSONSCHEMA) == index.SCHEMAS[name], (
-        f"generator/precompiled is stale for generator/schema/{name}: run make templates"
-    )
-    assert (FOLDER / f"{precompiled.schema_module(name)}.py").is_file()
-
-
-@pytest.mark.parametrize("name", SCHEMAS)
-def test_schema_from_code_only_while_current(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "generator" / "schema" / name).read_text("utf-8")
-    found = precompiled.schema_validator(name, text)
-    if fastjsonschema.VERSION == index.FASTJSONSCHEMA:
-        assert found is not None
-        assert found.__module__ == f"generator.precompiled.{precompiled.schema_module(name)}"
-    else:
-        assert found is None
-    assert precompiled.schema_validator(name, text + " ") is None
-    monkeypatch.setitem(index.SCHEMAS, name, "stale")
-    assert precompiled.schema_validator(name, text) is None
-
-
-def _verdict(validate: object, data: object) -> str:
-    try:
-        validate(data)  # type: ignore[operator]
-    except fastjsonschema.JsonSchemaException as exc:
-        return f"{exc}"
-    return "valid"
-
-
-def test_rule_schema_same_verdicts_from_code_and_from_source() -> None:
-    text = precompiled.schema_text(render.RULES_SCHEMA)
-    from_code = precompiled.schema_validator(render.RULES_SCHEMA, text)
-    if from_code is None:
-        pytest.skip("another fastjsonschema: the schema compiles from source")
-    from_source = fastjsonschema.compile(json.loads(text))
-    files = sorted((ROOT / "out" / "prometheus").glob("*.yml"))
-    docs = [yamlio.load(f.read_text("utf-8")) for f in files]
-    rule = docs[0]["groups"][0]["rules"][0]
-    broken = [
-        {"groups": []},
-        {"groups": [{"name": "g", "rules": [{"record": "x"}]}]},
-        {"groups": [{"name": "g", "interval": "30 s", "rules": [rule]}]},
-        {"groups": [{"name": "g", "rules": [{**rule, "labels": {"a-b": "c"}}]}]},
-        {"groups": [{"name": "g", "rules": [{**rule, "alert": "X"}]}]},
-    ]
-    verdicts = [_verdict(from_code, d) for d in docs + broken]
-    assert verdicts == [_verdict(from_source, d) for d in docs + broken]
-    assert verdicts.count("valid") == len(docs) > 10

@@ -1,5 +1,4 @@
-"""Fingerprints of the precompiled templates and schemas (see __init__); generated,
-do not edit."""
+"""Fingerprints of the precompiled templates (see __init__); generated, do not edit."""
 
 JINJA = "3.1.6"  # the Jinja version that generated them
 FINGERPRINTS = {
@@ -11,9 +10,4 @@ FINGERPRINTS = {
     "rules_slo.yml.j2": "f83b3c68207287724e37a857f0e6e8cec87bdbecf22aeae23f4d32f8f5ffa5fc",
     "rules_thresholds.yml.j2": "81376cc19cb10fd1508206a7e6df9ecad64e1d0228c2a89a8192a74b82c770ac",
     "tests.yml.j2": "e3608cfe8dc6785641710de72b47999db7ef69cfe8809947ece641e440b7c2c9",
-}
-FASTJSONSCHEMA = "2.22.3"  # the version that wrote the schemas
-SCHEMAS = {
-    "rules.schema.json": "08a727041b4c98c419c8d8c6633deded6ae9148b53b413c8ff54ecba2da0a562",
-    "spec.schema.json": "0d3e6024732759d0f16ad18bf4b02476a690f3c75b29a8d6d2e40d0703b431cc",
 }
