@@ -11,14 +11,13 @@ OUT ?= out
 # PROMSPEC_FLAGS = --format prometheus,operator,alertmanager --namespace monitoring
 PROMSPEC_FLAGS ?=
 
-.PHONY: generate test lint typecheck unit check bench templates setup test-setup tools test-tools bytecode clean help
+.PHONY: generate test lint typecheck unit check bench setup test-setup tools test-tools bytecode clean help
 
 help:
 	@echo "make generate   compile $(SPECS)/ into $(OUT)/ (sets everything up first)"
 	@echo "make test       lint, type-check and run the test suite"
 	@echo "make check      exit 1 if $(OUT)/ is stale against $(SPECS)/"
 	@echo "make bench      run the benchmarks under bench/ (slow; not part of test)"
-	@echo "make templates  precompile templates/ into generator/precompiled/"
 
 generate: setup
 	$(BIN)/promspec generate $(SPECS) --out $(OUT) $(PROMSPEC_FLAGS)
@@ -45,11 +44,6 @@ unit: test-setup
 bench: test-setup
 	@if [ -d bench ]; then for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
-
-# Jinja's code for templates/, which saves every run compiling them (test_precompiled.py
-# fails until this runs after one changed).
-templates: $(VENV)/.installed
-	$(BIN)/python -m generator.precompiled
 
 setup: $(VENV)/.installed tools bytecode
 

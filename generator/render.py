@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,7 +23,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, expr, precompiled, promql
+from generator import conventions, expr, promql
 from generator.errors import Problem, SpecError
 from generator.load import display_path, fast_loader, format_path, too_deep
 from generator.model import Check, Service
@@ -47,32 +47,6 @@ def package_template(name: str) -> str | None:
     return path.read_text("utf-8") if path.is_file() else None
 
 
-class _PackageLoader(jinja2.BaseLoader):
-    """Our templates; outside the sandbox, from their precompiled code while it is current
-    (generator/precompiled), which saves compiling them in every process."""
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        source = package_template(template)
-        if source is None:
-            raise jinja2.TemplateNotFound(template)
-        return source, None, None
-
-    def load(
-        self,
-        environment: jinja2.Environment,
-        name: str,
-        globals: MutableMapping[str, Any] | None = None,
-    ) -> jinja2.Template:
-        if not environment.sandboxed:
-            source, _, _ = self.get_source(environment, name)
-            found = precompiled.template(environment, name, source, globals or {})
-            if found is not None:
-                return found
-        return super().load(environment, name, globals)
-
-
 def environment(
     user_templates: Path | None = None, bytecode: Path | None = None
 ) -> jinja2.Environment:
@@ -88,7 +62,7 @@ def environment(
     if user_templates is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
         kind = SandboxedEnvironment
-    loaders.append(_PackageLoader())
+    loaders.append(jinja2.PackageLoader("generator.templates", "."))
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
