@@ -220,6 +220,8 @@ def compile_specs(
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
+        if fresh:
+            render.load_package_templates(env)
         compiled = parallel.map_ordered(
             lambda s: _compile_service(env, s, options, proofs), fresh
         )
