@@ -18,6 +18,12 @@ TEAM_LABEL = "team"
 SEVERITY_LABEL = "severity"
 BURN_TIER_LABEL = "burn_tier"
 CHECK_LABEL = "check"  # which capacity/freshness/expiry check a recorded series belongs to
+# What an slo:sli_events series counts: events (total, errors) per second over its window,
+# or the share of the window with data (history).
+EVENTS_LABEL = "events"
+EVENTS_TOTAL = "total"
+EVENTS_ERRORS = "errors"
+EVENTS_HISTORY = "history"
 # Tells apart the pieces of a window while they are summed; never recorded.
 PIECE_LABEL = "promspec_piece"
 RESERVED_LABELS = frozenset(
@@ -28,6 +34,7 @@ RESERVED_LABELS = frozenset(
         SEVERITY_LABEL,
         BURN_TIER_LABEL,
         CHECK_LABEL,
+        EVENTS_LABEL,
         PIECE_LABEL,
     }
 )
@@ -38,8 +45,7 @@ SEVERITIES = ("critical", "warning", "info")
 BASE_WINDOW_SECONDS = 300.0
 
 # SLO series.
-SLI_TOTAL = "slo:sli_total:rate5m"
-SLI_ERRORS = "slo:sli_errors:rate5m"
+SLI_EVENTS = "slo:sli_events:rate5m"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 ERROR_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
@@ -56,14 +62,9 @@ def window_name(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def sli_total(window_seconds: float) -> str:
-    """Events per second over the window (SLI_TOTAL for the base window)."""
-    return f"slo:sli_total:rate{window_name(window_seconds)}"
-
-
-def sli_errors(window_seconds: float) -> str:
-    """Failed events per second over the window (SLI_ERRORS for the base window)."""
-    return f"slo:sli_errors:rate{window_name(window_seconds)}"
+def sli_events(window_seconds: float) -> str:
+    """Events per second (and the share with data) over the window, by EVENTS_LABEL."""
+    return f"slo:sli_events:rate{window_name(window_seconds)}"
 
 
 def error_ratio(window_seconds: float) -> str:

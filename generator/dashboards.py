@@ -87,12 +87,13 @@ def _targets(panel: Any, queries: Sequence[prometheus.Dataquery]) -> Any:
     return panel
 
 
-def _slo_sel(metric: str, service: Service, slo: SLO) -> str:
+def _slo_sel(metric: str, service: Service, slo: SLO, **labels: str) -> str:
     return promql.selector_text(
         metric,
         (
             promql.Matcher(n.SERVICE_LABEL, "=", service.name),
             promql.Matcher(n.SLO_LABEL, "=", slo.name),
+            *(promql.Matcher(k, "=", v) for k, v in labels.items()),
         ),
     )
 
@@ -158,8 +159,8 @@ def _budget_steps(slo: SLO) -> db.ThresholdsConfig:
 def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     slo = plan.slo
 
-    def sel(metric: str) -> str:
-        return _slo_sel(metric, service, slo)
+    def sel(metric: str, **labels: str) -> str:
+        return _slo_sel(metric, service, slo, **labels)
 
     grp = _groups(slo)
     period = format_duration(slo.period)
@@ -242,7 +243,10 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     )
     traffic = _targets(
         traffic,
-        [g.query(sel(n.SLI_TOTAL), f"{grp}all"), g.query(sel(n.SLI_ERRORS), f"{grp}bad")],
+        [
+            g.query(_events(sel, n.EVENTS_TOTAL), f"{grp}all"),
+            g.query(_events(sel, n.EVENTS_ERRORS), f"{grp}bad"),
+        ],
     )
     latency = slo.indicator.kind == "latency"
     no_data = n.slo_alert(service.name, slo.name, "SLINoData")
@@ -292,7 +296,7 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
         )
         if slo.alerting.min_traffic:
             expr += (
-                f" * (avg_over_time({sel(n.SLI_TOTAL)}[{long}]) * "
+                f" * (avg_over_time({_events(sel, n.EVENTS_TOTAL)}[{long}]) * "
                 f"{format_number(tier.long_window)} >= bool {slo.alerting.min_traffic})"
             )
         queries.append(g.query(f"max({expr})", tier.key, instant=True))
@@ -322,6 +326,11 @@ def _fire_mappings(severity: str) -> list[dict[str, Any]]:
             },
         }
     ]
+
+
+def _events(sel: Callable[..., str], kind: str) -> str:
+    """The SLO's 5m events series of one kind (total, errors)."""
+    return sel(n.SLI_EVENTS, **{n.EVENTS_LABEL: kind})
 
 
 def _burn(sel: Callable[[str], str], plan: SLOPlan, window: float) -> str:

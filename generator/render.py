@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,7 +22,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import conventions, expr, promql
+from generator import conventions, expr, promql, slo_rules
 from generator.errors import Problem, SpecError
 from generator.load import display_path, fast_loader, format_path, too_deep
 from generator.model import Check, Service
@@ -33,7 +32,6 @@ from generator.plan import (
     SLOW_INTERVAL,
     ZERO_TRAFFIC_FLOOR,
     SLOPlan,
-    WindowRecipe,
     time_to_exhaustion,
 )
 from generator.units import format_duration, format_le, format_number, human_duration, is_number
@@ -173,24 +171,6 @@ def _bytes(value: float) -> str:
 
 
 def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
-    def slo_labels(plan: SLOPlan) -> dict[str, str]:
-        return {conventions.SERVICE_LABEL: service.name, conventions.SLO_LABEL: plan.slo.name}
-
-    # Templates ask for the same few selectors of an SLO dozens of times: print each once.
-    printed: dict[tuple[str, str], str] = {}
-
-    def slo_sel(metric: str, plan: SLOPlan) -> str:
-        key = (metric, plan.slo.name)
-        if key not in printed:
-            printed[key] = promql.selector_text(
-                metric,
-                (
-                    promql.Matcher(conventions.SERVICE_LABEL, "=", service.name),
-                    promql.Matcher(conventions.SLO_LABEL, "=", plan.slo.name),
-                ),
-            )
-        return printed[key]
-
     def check_sel(metric: str, check: Check) -> str:
         return promql.selector_text(
             metric,
@@ -200,84 +180,7 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
             ),
         )
 
-    def shared(plans: list[SLOPlan], group: str) -> list[SharedWindow]:
-        return shared_windows(service, plans, group)
-
-    return {"slo_labels": slo_labels, "slo_sel": slo_sel, "check_sel": check_sel, "shared": shared}
-
-
-@dataclass(frozen=True)
-class SharedWindow:
-    """One window's rules for every SLO of a service that records it the same way: one
-    rule reads all their series (they differ by their `slo` label), so a service with
-    several SLOs does not repeat the window's copies once per SLO."""
-
-    window: float
-    recipe: WindowRecipe | None  # None: summed over the recorded base rates
-    ratio_only: bool  # the error ratio of a window recorded by a recipe, or of none
-    matchers: tuple[promql.Matcher, ...]
-    # Set when SLOs of the service record this window in different ways: then each SLO
-    # has its own rule, which promtool tells apart from the others by these labels.
-    labels: dict[str, str] | None = None
-
-    def sel(self, metric: str) -> str:
-        return promql.selector_text(metric, self.matchers)
-
-
-_GROUPS = ("fast", "slow", "period")
-
-
-def shared_windows(service: Service, plans: list[SLOPlan], group: str) -> list[SharedWindow]:
-    """The window rules of one rule group (fast, slow, period), shortest window first:
-    the recipes recorded there, then the error ratios of the windows evaluated there.
-
-    A window is recorded once per service, in the most frequent group any of its SLOs
-    needs it in (the period group reads the slow group's series either way)."""
-    Key = tuple[float, WindowRecipe | None, bool]
-    wanted: dict[Key, list[str]] = {}
-    placed: dict[Key, int] = {}
-
-    def want(key: Key, where: str, name: str) -> None:
-        wanted.setdefault(key, []).append(name)
-        placed[key] = min(placed.get(key, len(_GROUPS)), _GROUPS.index(where))
-
-    for plan in plans:
-        for where in _GROUPS:
-            for recipe in plan.recipes_in(where):
-                want((recipe.window, recipe, False), where, plan.slo.name)
-        for where, windows in (
-            ("fast", plan.fast_windows),
-            ("slow", plan.slow_windows),
-            ("period", (plan.period_window,) if plan.period_window else ()),
-        ):
-            for w in windows:
-                built = None if w == conventions.BASE_WINDOW_SECONDS else plan.recipe(w)
-                want((w, built, True), where, plan.slo.name)
-    ways: dict[tuple[float, bool], int] = {}
-    for window, _, ratio_only in wanted:
-        ways[(window, ratio_only)] = ways.get((window, ratio_only), 0) + 1
-    everyone = {p.slo.name for p in plans}
-    service_matcher = promql.Matcher(conventions.SERVICE_LABEL, "=", service.name)
-    out = []
-    for key in sorted(wanted, key=lambda k: (k[2], k[0], repr(k[1]))):
-        if _GROUPS[placed[key]] != group:
-            continue
-        window, how, ratio_only = key
-        names = sorted(set(wanted[key]))
-        if ways[(window, ratio_only)] > 1:
-            for name in names:
-                slo = promql.Matcher(conventions.SLO_LABEL, "=", name)
-                labels = {conventions.SERVICE_LABEL: service.name, conventions.SLO_LABEL: name}
-                out.append(SharedWindow(window, how, ratio_only, (service_matcher, slo), labels))
-            continue
-        matchers = [service_matcher]
-        if len(names) == 1 and len(everyone) > 1:
-            matchers.append(promql.Matcher(conventions.SLO_LABEL, "=", names[0]))
-        elif set(names) != everyone:
-            regex = "|".join(re.escape(n) for n in names)
-            matchers.append(promql.Matcher(conventions.SLO_LABEL, "=~", regex))
-        out.append(SharedWindow(window, how, ratio_only, tuple(matchers)))
-    return out
+    return {"check_sel": check_sel}
 
 
 RULES_SCHEMA = "rules.schema.json"
@@ -292,18 +195,28 @@ def _rules_validator() -> jsonschema.protocols.Validator:
     return validator
 
 
-def rules_text(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> str:
+def rules_text(
+    env: jinja2.Environment,
+    service: Service,
+    plans: list[SLOPlan],
+    slo_groups: list[slo_rules.Group] | None = None,
+) -> str:
     """What rules.yml.j2 renders for the service."""
+    if slo_groups is None:
+        slo_groups = slo_rules.groups(service, plans)
     try:
         template = env.get_template("rules.yml.j2")
-        return template.render(service=service, plans=plans, **_selectors(service))
+        return template.render(
+            service=service, plans=plans, slo_groups=slo_groups, **_selectors(service)
+        )
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
 
 
 def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> dict[str, Any]:
     """The rule file of one service as data, checked against the rule-file schema."""
-    text = rules_text(env, service, plans)
+    slo_groups = slo_rules.groups(service, plans)
+    text = rules_text(env, service, plans, slo_groups)
     try:
         if too_deep(text):
             raise yaml.YAMLError("the YAML nests too deeply")
@@ -317,14 +230,20 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
         where = format_path(tuple(error.absolute_path)) or "the top"
         message = f"template produced an invalid rule file at {where}: {error.message}"
         raise SpecError([Problem(service.source, 0, 0, "", f"{message}; fix the template")])
-    return _canonical(data, service)
+    built = {r.text for g in slo_groups for r in g.rules}
+    return _canonical(data, service, built)
 
 
-def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
-    """Every expression through our PromQL printer (generator/expr.py); a zero
-    `for` is left out, as Prometheus treats both the same."""
+def _canonical(data: dict[str, Any], service: Service, built: set[str]) -> dict[str, Any]:
+    """Every expression a template wrote as text through our PromQL printer
+    (generator/expr.py), which also proves it parses; those built as data (`built`) are
+    printed already. A zero `for` is left out, as Prometheus treats both the same."""
     for group in data["groups"]:
         for rule in group["rules"]:
+            if rule.get("for") == "0s":
+                del rule["for"]
+            if rule["expr"] in built:
+                continue
             try:
                 parsed = promql.parse(rule["expr"], promql.MAX_RULE_CHARS)
                 rule["expr"] = expr.layout(expr.from_parsed(parsed))
@@ -333,8 +252,6 @@ def _canonical(data: dict[str, Any], service: Service) -> dict[str, Any]:
                 raise SpecError(
                     [service.origin.problem(f"template produced invalid PromQL for {name}: {exc}")]
                 ) from exc
-            if rule.get("for") == "0s":
-                del rule["for"]
     return data
 
 
