@@ -153,8 +153,8 @@ class SLOModel:
         return self._series[key]
 
     def events(self, window: float, pieced: bool = True) -> list[float | None]:
-        """Per tick, slo:sli_total:rate<window> * window when pieced (the copies' mean
-        rate), else avg_over_time(slo:sli_total:rate5m[window]) * window."""
+        """Per tick, slo:sli_events:rate<window>{events="total"} * window when pieced (the
+        copies' mean rate), else avg_over_time(the 5m total rate[window]) * window."""
         key = ("events", window, pieced)
         if key not in self._series:
             _, tots, cnts = self._sums(window, pieced)
@@ -169,6 +169,15 @@ class SLOModel:
                     for tot, cnt in zip(tots, cnts, strict=True)
                 ]
         return self._series[key]
+
+    def history(self, window: float, pieced: bool = True) -> list[float]:
+        """Per tick, slo:sli_events:rate<window>{events="history"}: the share of the
+        window's base samples (5m apart) that exist. Full (1) for a window summed over
+        every recorded 5m rate, whose budget reads the ratio of its history alone."""
+        _, _, cnts = self._sums(window, pieced)
+        if not pieced:
+            return [1.0] * len(cnts)
+        return [cnt * BASE_WINDOW_SECONDS / window for cnt in cnts]
 
     def _sums(self, window: float, pieced: bool) -> tuple[list[float], list[float], list[float]]:
         """Per tick: the errors, events and samples the window adds up. Pieced: the base
@@ -269,8 +278,13 @@ def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
     for b in plan.slo.alerting.budget_alerts:
         level = round(1 - b.consumed_percent / 100, 12)
         cond, values = [], []
-        for ratio in model.ratios(plan.slo.period, plan.recipe(plan.slo.period) is not None):
-            remaining = None if ratio is None else 1 - ratio / plan.error_budget
+        pieced = plan.recipe(plan.slo.period) is not None
+        for ratio, history in zip(
+            model.ratios(plan.slo.period, pieced),
+            model.history(plan.slo.period, pieced),
+            strict=True,
+        ):
+            remaining = None if ratio is None else 1 - ratio * history / plan.error_budget
             cond.append(remaining is not None and remaining <= level)
             values.append(remaining)
         states.append(AlertState(hold(cond, model.times, b.for_), tuple(values)))

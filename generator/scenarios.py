@@ -398,23 +398,47 @@ class SLOScenarios:
         return out
 
     def _budget_scenario(self, b: BudgetAlert, factor: float) -> Scenario:
+        """A total outage spends `factor` x the alert's share of the budget. The budget
+        counts the whole period (missing history is no spend), so that takes share x
+        budget x period seconds, not a few minutes of history.
+        Above the level the alert fires once the crossing has held for `for`; below it,
+        the outage stops short and good traffic follows, for `for` and more: silent."""
         what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
         alert = conventions.slo_alert(self.service.name, self.slo.name, what)
         rule = self._rule(alert, severity=b.severity)
         i = self.slo.alerting.budget_alerts.index(b)
-        burn = b.consumed_percent / 100 * factor
-        end = 2 * BASE_WINDOW_SECONDS + b.for_
-        shape = Shape.steps(self.step, (end, burn * self.plan.error_budget))
-        state = promsim.budget_states(self.plan, self.model(shape))[i]
-        checks = []
+        outage = b.consumed_percent / 100 * factor * self.plan.error_budget * self.slo.period
+        # Whole ticks: the outage's own rounding must not cross the level either way.
+        ticks = (
+            tick_at_or_after(outage, self.step) if factor > 1 else math.floor(outage / self.step)
+        )
+        outage = ticks * self.step
+        # Good traffic first. Counters born at tick 0 fill the first 5m piece of history
+        # only partly, and the budget counts it whole: the observed traffic is understated
+        # by up to 5m in the history. A history long enough keeps that well inside the
+        # margin around the level (a real deployment's counters predate the rules).
+        warm = max(2 * BASE_WINDOW_SECONDS, 2 * BASE_WINDOW_SECONDS / LEVEL_MARGIN - outage)
+        warm = tick_at_or_after(warm, self.step) * self.step
+        after = 2 * BASE_WINDOW_SECONDS + b.for_
         side = "above" if factor > 1 else "below"
         if side == "above":
-            active = next(k for k, v in enumerate(state.value) if v is not None)
-            fire_k = active + tick_at_or_after(b.for_, self.step)
+            shape = Shape.steps(self.step, (warm, 0.0), (outage + after, 1.0))
+        else:
+            shape = Shape.steps(self.step, (warm, 0.0), (outage, 1.0), (after, 0.0))
+        end = (len(shape.bad) - 1) * self.step
+        state = promsim.budget_states(self.plan, self.model(shape))[i]
+        level = round(1 - b.consumed_percent / 100, 12)
+        checks = []
+        if side == "above":
+            crossed = next(
+                (k for k, v in enumerate(state.value) if v is not None and v <= level), None
+            )
+            if crossed is None:
+                raise DesignError(f"{alert}: never reaches its level")
+            fire_k = crossed + tick_at_or_after(b.for_, self.step)
             if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
                 raise DesignError(f"{alert}: fires at the wrong time")
-            if fire_k > active:
-                checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
+            checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
             value = state.value[fire_k]
             if not self.stable(rule, value):
                 raise _Unstable(f"{alert}: unstable value {value}")

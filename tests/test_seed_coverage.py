@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from conftest import ROOT
 
+from generator import promql
+
 DOC = ROOT / "docs" / "seed-coverage.md"
 OUT = ROOT / "out" / "prometheus"
 SPECS = ROOT / "specs"
@@ -69,16 +71,31 @@ def load_rules(service: str) -> list[dict[str, Any]]:
     return [rule for group in data["groups"] for rule in group["rules"]]
 
 
+def writes(rule: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether the rule writes a series with these labels: its own labels, or, for a
+    window rule shared by the SLOs of a service (no labels of its own), the labels of
+    the series it reads, as its first selector's matchers select them."""
+    own = rule.get("labels")
+    if own:
+        return all(own.get(k) == v for k, v in labels.items())
+    _, matchers = promql.vector_selectors(rule["expr"])[0]
+    for k, v in labels.items():
+        for m in matchers:
+            if m.name == k and not (
+                (m.op == "=" and m.value == v) or (m.op == "=~" and re.fullmatch(m.value, v))
+            ):
+                return False
+    return any(m.name == "service" for m in matchers)
+
+
 def missing(refs: list[Ref], rules_of: dict[str, list[dict[str, Any]]]) -> list[str]:
     """References no generated rule of that service satisfies (name and labels)."""
     problems = []
     for ref in refs:
         key = "record" if ref.is_record else "alert"
-        wanted = dict(ref.labels)
+        wanted = {**dict(ref.labels), "service": ref.service}
         found = any(
-            rule.get(key) == ref.name
-            and rule.get("labels", {}).get("service") == ref.service
-            and all(rule.get("labels", {}).get(k) == v for k, v in wanted.items())
+            rule.get(key) == ref.name and writes(rule, wanted)
             for rule in rules_of.get(ref.service, [])
         )
         if not found:
