@@ -167,10 +167,10 @@ def value(result: dict[str, Any]) -> float | None:
 
 def grid_time(prom: PrometheusServer, end: int) -> float:
     """The last evaluation timestamp of promspec's slo-fast group in the history."""
-    expr = 'timestamp(slo:sli_total:rate5m{service="bench",slo="availability"})'
+    expr = 'timestamp(slo:sli_events:rate5m{service="bench",slo="availability",events="total"})'
     at = value(query(prom, expr, end))
     if at is None:
-        raise RuntimeError("no recorded slo:sli_total:rate5m at the end of the history")
+        raise RuntimeError("no recorded slo:sli_events:rate5m at the end of the history")
     return at
 
 
@@ -194,7 +194,11 @@ def observe(
 
 def raw_parts(rules: list[dict[str, Any]]) -> dict[str, str]:
     """promspec's 5m rule over the raw counters (as generated), and the parts it is made of."""
-    [whole] = [r["expr"] for r in rules if r["record"] == "slo:sli_total:rate5m"]
+    [whole] = [
+        r["expr"]
+        for r in rules
+        if r["record"] == "slo:sli_events:rate5m" and r["labels"]["events"] == "total"
+    ]
     x = rulesets.TOTAL
     return {
         "whole rule": whole,

@@ -132,7 +132,8 @@ def test_recording_rules_produce_the_predicted_values(server) -> None:
     for name, want in expect.items():
         assert got[name] == pytest.approx(want, rel=1e-3), name
     # rate() divides by the full 5m range, and the server has run for seconds only.
-    assert (value(prom, f"slo:sli_total:rate5m{SEL}") or 0) > 0
+    total = SEL[:-1] + ',events="total"}'
+    assert (value(prom, f"slo:sli_events:rate5m{total}") or 0) > 0
 
 
 def test_checks_record_the_predicted_values_and_a_stale_backup_fires(server) -> None:
