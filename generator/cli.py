@@ -394,6 +394,13 @@ def check_cmd(
     "DIR/prometheus/ (DIR replaced as a whole, before promtool runs), e.g. for CI to "
     "publish.",
 )
+@click.option(
+    "--shard",
+    metavar="K/N",
+    callback=lambda ctx, param, value: _shard(value),
+    help="Prove only shard K of N (1 <= K <= N): every N-th service in name order, from "
+    "the K-th. N CI jobs with K = 1..N prove every service once.",
+)
 @habits
 def test_cmd(
     specs: tuple[Path, ...],
@@ -401,6 +408,7 @@ def test_cmd(
     templates: Path | None,
     verbose: bool,
     proofs_dir: Path | None,
+    shard: tuple[int, int] | None,
     reporter: Reporter,
 ) -> None:
     """Prove the alerts of SPECS with `promtool test rules`; one line per service.
@@ -412,7 +420,11 @@ def test_cmd(
     from generator import pipeline, runtests, write
 
     result = pipeline.compile_specs(
-        _specs(specs), defaults_file=defaults, templates=templates, proofs=True
+        _specs(specs),
+        defaults_file=defaults,
+        templates=templates,
+        proofs=True,
+        proven=None if shard is None else lambda names: runtests.shard(names, *shard),
     )
     if proofs_dir is not None:
         # Before promtool: the proofs of a failing run are the ones worth reading.
@@ -429,12 +441,8 @@ def test_cmd(
         if o.ok:
             reporter.summary(f"ok    {o.service} ({took})")
             continue
-        first = o.failures[0].splitlines()
-        where = next(
-            (ln.strip() for ln in first if ln.strip().startswith(("name:", "alertname:", "expr:"))),
-            first[-1],
-        )
-        click.echo(f"FAIL  {o.service} ({took}): {where}")
+        for what in _failed_checks(o.failures):
+            click.echo(f"FAIL  {o.service} ({took}): {what}")
         if verbose:
             for report in o.failures:
                 click.echo(report, err=True)
@@ -447,7 +455,42 @@ def test_cmd(
             EXIT_INVALID,
             f"promspec: alerts not proven for {', '.join(failed)} (run with -v for details)",
         )
-    reporter.summary(f"promspec: {len(outcomes)} services proven by promtool test rules")
+    if shard is not None:
+        part = f" (shard {shard[0]}/{shard[1]} of {len(result.services)} services)"
+        reporter.data.update(shard=f"{shard[0]}/{shard[1]}")
+    else:
+        part = ""
+    reporter.summary(f"promspec: {len(outcomes)} services proven by promtool test rules{part}")
+
+
+def _failed_checks(reports: tuple[str, ...]) -> list[str]:
+    """One line per failed check in promtool's reports: the alert (or expression) and
+    eval time, then the scenario's name; a report promtool worded otherwise, its last line."""
+    found: list[str] = []
+    for report in reports:
+        scenario = ""
+        before = len(found)
+        for raw in report.splitlines():
+            line = raw.strip()
+            if line.startswith("name:"):
+                scenario = line.removeprefix("name:").strip().rstrip(",")
+            elif line.startswith(("alertname:", "expr:")):
+                check = line.rstrip(", ")
+                found.append(f"{check}: {scenario}" if scenario else check)
+        if len(found) == before:
+            lines = [ln.strip() for ln in report.splitlines() if ln.strip()]
+            found.append(lines[-1] if lines else "promtool failed")
+    return list(dict.fromkeys(found))
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    """'K/N' -> (K, N), or a usage error (exit 2) that says what is expected."""
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise click.BadParameter(f"'{value}' is not K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)
 
 
 @main.command(name="explain")

@@ -57,6 +57,7 @@ class Result:
     # The promtool tests proving the rules (tests/<service>.test.yml), when asked for:
     # `promspec test` runs them; they are no part of out/.
     proofs: dict[str, bytes] = field(default_factory=dict)
+    proven: set[str] = field(default_factory=set)  # the services `proofs` covers
     warnings: list[str] = field(default_factory=list)
     # Files of services taken from the spec cache, not in `files`: their sha256, and
     # for generate the files of out/ that hold them, for `write` to keep.
@@ -207,11 +208,14 @@ def compile_specs(
     progress: Callable[[int, int], None] | None = None,
     reuse: spec_cache.SpecCache | None = None,
     proofs: bool = False,
+    proven: Callable[[list[str]], set[str]] | None = None,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
     from it, and only the others compiled: `outputs` then covers only the services
     compiled now, and `plain` those and the reused ones whose rules promtool must see.
-    With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules."""
+    With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules: of
+    every service, or of those `proven` picks from all the names (a shard of `promspec
+    test`); `Result.proven` names them."""
     if proofs and reuse is not None:
         raise ValueError("proofs are built for the services compiled now: pass no reuse")
     options = options or formats.Options()
@@ -222,7 +226,12 @@ def compile_specs(
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
         if fresh:
             render.load_package_templates(env)
-        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, options, proofs), fresh)
+        names = [s.name for s in result.services]
+        if proofs:
+            result.proven = proven(names) if proven is not None else set(names)
+        compiled = parallel.map_ordered(
+            lambda s: _compile_service(env, s, options, s.name in result.proven), fresh
+        )
     problems: list[Problem] = []
     plans: dict[str, list[plan.SLOPlan]] = {}
     owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes

@@ -55,6 +55,10 @@ def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
     result = run_cli("test", str(E2E), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  e2e-api (")
+    # One line per failed check, naming the service, the alert and the scenario.
+    failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL")]
+    assert all("alertname: E2eApiAvailabilityErrorBudgetBurn, time: " in ln for ln in failed)
+    assert any("page_fast fires within" in ln for ln in failed)
     assert "alerts not proven for e2e-api" in result.stderr
 
 
@@ -77,6 +81,9 @@ def test_hand_written_tests_next_to_the_spec_run_too(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "e2e-api.user.test.yml" not in result.stdout  # one line per service
     assert result.stdout.startswith("FAIL  e2e-api (3 files")
+    assert result.stdout.splitlines()[0].endswith(
+        "alertname: E2eApiAvailabilitySLINoData, time: 16m"
+    )
     own.write_text(own.read_text().replace("16m", "14m"))
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -365,3 +372,33 @@ def test_an_edge_of_scenario_design_is_proven_by_promtool(
         text = (proofs / "tests" / files[kind]).read_text()
         for name in names:
             assert f"- name: 'g: {name}'\n" in text
+
+
+def test_shards_prove_every_service_once(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("c", "a", "b"):
+        (specs / f"{name}.yaml").write_text(
+            f"version: promspec/v1\nservice: {name}\nteam: t\n"
+            "runbook_base_url: https://runbooks.example.com/x\n"
+            "thresholds:\n  - name: busy\n    expr: sum(busy)\n    warning: 1\n    for: 1m\n"
+        )
+    proven = {}
+    for k in (1, 2):
+        result = run_cli("test", str(specs), "--shard", f"{k}/2")
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        proven[k] = [ln.split()[1] for ln in lines if ln.startswith("ok    ")]
+        assert lines[-1] == (
+            f"promspec: {len(proven[k])} services proven by promtool test rules "
+            f"(shard {k}/2 of 3 services)"
+        )
+    # Every other service in name order: a and c, then b.
+    assert proven == {1: ["a", "c"], 2: ["b"]}
+
+
+@pytest.mark.parametrize("shard", ["0/2", "3/2", "2", "a/b", "1/0"])
+def test_a_shard_that_is_not_k_of_n_is_a_usage_error(shard: str) -> None:
+    result = run_cli("test", str(E2E), "--shard", shard)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"'{shard}' is not K/N with 1 <= K <= N" in result.stderr
