@@ -208,7 +208,7 @@ class Builder:
         period = self.duration(period_text, (*path, "period"))
         indicator = self._indicator(raw["indicator"], (*path, "indicator"))
         policy = merge(d["alerting"], raw.get("alerting", {}))
-        alerting = self._policy(policy, (*path, "alerting"), period)
+        alerting = self._policy(policy, (*path, "alerting"), period, indicator.kind)
         for i, label in enumerate(raw.get("group_by", [])):
             if label in RESERVED_LABELS:
                 raise self.fail(
@@ -256,7 +256,7 @@ class Builder:
             return LatencyIndicator(hist, threshold, buckets)
         return GaugeIndicator(self.selector(raw["gauge"]["metric"], (*path, "gauge", "metric")))
 
-    def _policy(self, raw: dict[str, Any], path: Path_, period: float) -> AlertPolicy:
+    def _policy(self, raw: dict[str, Any], path: Path_, period: float, kind: str) -> AlertPolicy:
         tiers = []
         for key in TIER_KEYS:
             t = raw[key]
@@ -321,7 +321,23 @@ class Builder:
                 for_=self.duration(nd.get("for", "15m"), (*path, "no_data", "for")),
                 severity=nd.get("severity", "warning"),
             )
-        return AlertPolicy(tuple(tiers), tuple(budget_alerts), int(raw["min_traffic"]), no_data)
+        ts = raw.get("traffic_stopped")
+        stopped = None
+        if ts:
+            if kind == "gauge":
+                raise self.fail(
+                    (*path, "traffic_stopped"),
+                    "traffic_stopped needs events (a ratio or latency SLI); a gauge SLI "
+                    "counts samples, which stop only with the data: use no_data, or remove "
+                    "traffic_stopped",
+                )
+            stopped = NoDataAlert(
+                for_=self.duration(ts.get("for", "10m"), (*path, "traffic_stopped", "for")),
+                severity=ts.get("severity", "warning"),
+            )
+        return AlertPolicy(
+            tuple(tiers), tuple(budget_alerts), int(raw["min_traffic"]), no_data, stopped
+        )
 
     # -- checks ----------------------------------------------------------------------
     def _common(self, raw: dict[str, Any], path: Path_, for_default: str) -> dict[str, Any]:

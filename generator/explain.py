@@ -84,6 +84,15 @@ def service_markdown(service: Service, plans: list[plan.SLOPlan]) -> str:
                 f"for {human_duration(slo.alerting.no_data.for_)}; burn alerts cannot fire "
                 "without data."
             )
+        if slo.alerting.traffic_stopped:
+            name = conventions.slo_alert(service.name, slo.name, "TrafficStopped")
+            ts = slo.alerting.traffic_stopped
+            out.append(
+                f"- **{name}** ({ts.severity}): the SLI's series are there but count no "
+                f"events: a 5m rate of 0 for {human_duration(ts.for_)} (no event for "
+                f"{human_duration(ts.for_ + 300)}); burn alerts cannot see a service "
+                "nobody reaches."
+            )
         out.append("")
     checks = [
         *[

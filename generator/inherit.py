@@ -57,6 +57,7 @@ BUILTIN: dict[str, Any] = {
             },
             "min_traffic": 0,
             "no_data": {"for": "15m", "severity": "warning"},
+            "traffic_stopped": False,
         },
     },
     "threshold": {"for": "5m"},

@@ -86,6 +86,9 @@ class BudgetAlert:
 
 @dataclass(frozen=True)
 class NoDataAlert:
+    """An alert on the SLI's data itself: none at all (no_data), or series that count no
+    events (traffic_stopped)."""
+
     for_: float
     severity: Severity
 
@@ -96,6 +99,9 @@ class AlertPolicy:
     budget_alerts: tuple[BudgetAlert, ...]
     min_traffic: int
     no_data: NoDataAlert | None
+    # Opt-in: the SLI's series exist but count no events (a stopped service, a broken
+    # route): no burn alert can see that.
+    traffic_stopped: NoDataAlert | None = None
 
 
 @dataclass(frozen=True)

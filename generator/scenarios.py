@@ -343,6 +343,10 @@ class SLOScenarios:
             self.stable_burn_check(tick_at_or_after(t, self.step), states, None, None)
             for t in times
         ]
+        if self.slo.alerting.traffic_stopped:
+            # Events flow all along: traffic never stopped.
+            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
+            checks.append(AlertCheck(end, alert, ()))
         return Scenario(self.name(what), self.step, self.inputs(shape), tuple(checks))
 
     def all(self) -> list[Scenario]:
@@ -483,13 +487,14 @@ class SLOScenarios:
         )
 
     def zero_traffic(self) -> Scenario:
-        """No events at all: every ratio is 0 (never NaN) and nothing fires."""
+        """No events at all: every ratio is 0 (never NaN) and nothing fires but
+        TrafficStopped, where it is on: once the 5m rate has been 0 for its `for`."""
         windows = sorted({*self.plan.fast_windows, *self.plan.slow_windows, self.slo.period})
         # Without events every window reads 0 from the first samples on, whatever its
         # length, so the scenario lasts until every alert here could have fired: each
         # tier's and the no-data alert's `for`, after the 5m rate has two samples.
-        nd = self.slo.alerting.no_data
-        waits = [tp.tier.for_ for tp in self.tiers] + ([nd.for_] if nd else [])
+        nd, ts = self.slo.alerting.no_data, self.slo.alerting.traffic_stopped
+        waits = [tp.tier.for_ for tp in self.tiers] + [a.for_ for a in (nd, ts) if a]
         end = 2 * BASE_WINDOW_SECONDS + max(waits) + self.step
         shape = Shape(tuple([0.0] * (round(end / self.step) + 1)), events=0.0)
         labels = self.series_labels()
@@ -507,8 +512,21 @@ class SLOScenarios:
                     end, conventions.slo_alert(self.service.name, self.slo.name, "SLINoData"), ()
                 )
             )
+        what = "zero traffic: every ratio is 0, not NaN, and nothing fires"
+        if ts:
+            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
+            model = self.model(shape)
+            stopped = [total is not None and total == 0 for total in model.total]
+            firing = promsim.hold(stopped, model.times, ts.for_)
+            fire_k = firing.index(True)
+            rule = self._rule(alert)
+            checks += [
+                AlertCheck((fire_k - 1) * self.step, alert, ()),
+                AlertCheck(fire_k * self.step, alert, (self.expected(rule, 0.0, labels),)),
+            ]
+            what = "zero traffic: every ratio is 0, not NaN; only TrafficStopped fires"
         return Scenario(
-            self.name("zero traffic: every ratio is 0, not NaN, and nothing fires"),
+            self.name(what),
             self.step,
             self.inputs(shape),
             tuple(checks),

@@ -308,6 +308,20 @@ class _Builder:
         alert = n.slo_alert(self.service.name, plan.slo.name, "SLINoData")
         return [Rule(expr, alert=alert, what="no_data", for_=nd.for_, labels=labels, plan=plan)]
 
+    def traffic_stopped(self, plan: SLOPlan) -> list[Rule]:
+        """The SLI's series exist but count no events: a 5m total rate of 0 for `for`."""
+        ts = plan.slo.alerting.traffic_stopped
+        if not ts:
+            return []
+        total = events(BASE, self.own(plan), n.EVENTS_TOTAL)
+        # Summed without the events label, which the alert must not carry.
+        expr = Binary("==", Aggregate("sum", total, (n.EVENTS_LABEL,), without=True), Number(0))
+        labels = self.alert_labels(ts.severity, **{n.SLO_LABEL: plan.slo.name})
+        alert = n.slo_alert(self.service.name, plan.slo.name, "TrafficStopped")
+        return [
+            Rule(expr, alert=alert, what="traffic_stopped", for_=ts.for_, labels=labels, plan=plan)
+        ]
+
     def budget(self, plan: SLOPlan) -> list[Rule]:
         """The budget left counts the whole period: missing history is no spend at the
         observed traffic, so a few hours of history never spend a month's budget."""
@@ -381,7 +395,7 @@ def groups(service: Service, plans: list[SLOPlan]) -> list[Group]:
     b = _Builder(service, plans)
     fast = [r for p in plans for r in b.base(p)] + b.windows("fast")
     for p in plans:
-        fast += b.tier_alerts(p, p.fast_windows) + b.no_data(p)
+        fast += b.tier_alerts(p, p.fast_windows) + b.no_data(p) + b.traffic_stopped(p)
     slow = b.windows("slow")
     for p in plans:
         slow += b.tier_alerts(p, p.slow_windows)

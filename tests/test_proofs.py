@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import FIXTURES, ROOT, one_slo_spec, run_cli, tree_hashes
 
 from generator import check
@@ -402,3 +403,41 @@ def test_a_shard_that_is_not_k_of_n_is_a_usage_error(shard: str) -> None:
     result = run_cli("test", str(E2E), "--shard", shard)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"'{shard}' is not K/N with 1 <= K <= N" in result.stderr
+
+
+def test_traffic_stopped_is_proven_to_fire_without_events_and_stay_silent_with_them(
+    tmp_path: Path,
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(
+        one_slo_spec(alerting="traffic_stopped: {for: 10m, severity: warning}")
+    )
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(specs), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    tests = yaml.safe_load((proofs / "tests" / "a.test.yml").read_text())["tests"]
+    by_name = {t["name"]: t for t in tests}
+    zero = by_name["g: zero traffic: every ratio is 0, not NaN; only TrafficStopped fires"]
+    checks = [c for c in zero["alert_rule_test"] if c["alertname"] == "AGTrafficStopped"]
+    # The counters are flat from the start: the 5m rate is 0 from its first sample (1m),
+    # so the alert is silent at 10m and firing once that has held for 10m.
+    assert [(c["eval_time"], len(c["exp_alerts"])) for c in checks] == [("10m", 0), ("11m", 1)]
+    labels = checks[1]["exp_alerts"][0]["exp_labels"]
+    assert labels == {"service": "a", "slo": "g", "severity": "warning", "team": "a"}
+    steady = next(t for n, t in by_name.items() if "steady" in n)
+    assert {
+        "eval_time": steady["alert_rule_test"][-1]["eval_time"],
+        "alertname": "AGTrafficStopped",
+        "exp_alerts": [],
+    } in steady["alert_rule_test"]
+    # A template that drops the alert's condition is caught by the same proofs.
+    templates = broken_templates(
+        tmp_path,
+        "macros.j2",
+        "expr: {{ r.text | q }}",
+        'expr: {{ r.text | replace(" == 0", " == 1") | q }}',
+    )
+    result = run_cli("test", str(specs), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "alertname: AGTrafficStopped, time: 11m" in result.stdout
