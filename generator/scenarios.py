@@ -55,7 +55,9 @@ SUSTAINABLE = (1.0, 0.99, 0.98, 0.97)
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # How far past its level a budget alert's firing scenario goes, 5% first (see
 # SLOScenarios.budget_scenarios).
-ABOVE_LEVEL_MARGINS = (LEVEL_MARGIN, 0.06, 0.07, 0.08)
+# Failed shares of the outage that spends a budget alert's level: total first, then
+# slightly partial, for a $value off a rounding edge where the spend crosses the level.
+BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
 OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
@@ -392,26 +394,30 @@ class SLOScenarios:
         return [self.steady(burn, what, quiet)]
 
     def budget_scenarios(self) -> list[Scenario]:
-        """Each budget alert 5% past its level fires (a little further when its $value
-        sits on a rounding edge there), 5% short of it stays silent."""
+        """Each budget alert 5% past its level fires, 5% short of it stays silent. The
+        alert starts firing where the spend crosses the level, whatever the margin: when
+        its $value sits on a rounding edge there, a slightly partial outage (a
+        different slope) moves the crossing off it."""
         out = []
         for b in self.slo.alerting.budget_alerts:
-            above = [1 + margin for margin in ABOVE_LEVEL_MARGINS]
-            out.append(_first_stable(partial(self._budget_scenario, b), above, b.key))
+            make = partial(self._budget_scenario, b, 1 + LEVEL_MARGIN)
+            out.append(_first_stable(make, BUDGET_OUTAGE_SHARES, b.key))
             out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
         return out
 
-    def _budget_scenario(self, b: BudgetAlert, factor: float) -> Scenario:
-        """A total outage spends `factor` x the alert's share of the budget. The budget
-        counts the whole period (missing history is no spend), so that takes share x
-        budget x period seconds, not a few minutes of history.
-        Above the level the alert fires once the crossing has held for `for`; below it,
-        the outage stops short and good traffic follows, for `for` and more: silent."""
+    def _budget_scenario(self, b: BudgetAlert, factor: float, share: float = 1.0) -> Scenario:
+        """An outage (`share` of events failing) spends `factor` x the alert's share of
+        the budget. The budget counts the whole period (missing history is no spend), so
+        that takes that share of budget x period / `share` seconds, not a few minutes of
+        history. Above the level the alert fires once the crossing has held for `for`;
+        below it, the outage stops short and good traffic follows, for `for` and more:
+        silent."""
         what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
         alert = conventions.slo_alert(self.service.name, self.slo.name, what)
         rule = self._rule(alert, severity=b.severity)
         i = self.slo.alerting.budget_alerts.index(b)
-        outage = b.consumed_percent / 100 * factor * self.plan.error_budget * self.slo.period
+        spend = b.consumed_percent / 100 * factor * self.plan.error_budget * self.slo.period
+        outage = spend / share
         # Whole ticks: the outage's own rounding must not cross the level either way.
         ticks = (
             tick_at_or_after(outage, self.step) if factor > 1 else math.floor(outage / self.step)
@@ -426,9 +432,9 @@ class SLOScenarios:
         after = 2 * BASE_WINDOW_SECONDS + b.for_
         side = "above" if factor > 1 else "below"
         if side == "above":
-            shape = Shape.steps(self.step, (warm, 0.0), (outage + after, 1.0))
+            shape = Shape.steps(self.step, (warm, 0.0), (outage + after, share))
         else:
-            shape = Shape.steps(self.step, (warm, 0.0), (outage, 1.0), (after, 0.0))
+            shape = Shape.steps(self.step, (warm, 0.0), (outage, share), (after, 0.0))
         end = (len(shape.bad) - 1) * self.step
         state = promsim.budget_states(self.plan, self.model(shape))[i]
         level = round(1 - b.consumed_percent / 100, 12)
