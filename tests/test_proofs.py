@@ -319,6 +319,28 @@ def test_every_capacity_level_is_proven_with_its_own_for(
     ]
 
 
+def test_explain_lists_every_capacity_level_with_its_own_for(capacity_specs: Path) -> None:
+    result = run_cli("explain", "--specs", str(capacity_specs))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| **")]
+    assert rows == [
+        "| **PoolApiConnectionsHeadroomLow** | free headroom below 25% (warning) of the limit"
+        " | 10 minutes |",
+        "| **PoolApiConnectionsHeadroomLow** | free headroom below 10% (critical) of the limit"
+        " | 2 minutes |",
+        "| **PoolApiQueueHeadroomLow** | free headroom below 10% (critical) of the limit"
+        " | 15 minutes |",
+        "| **PoolApiQueueHeadroomLow** | free headroom below 30% (warning) of the limit"
+        " | one evaluation |",
+        "| **PoolApiDiskExhaustionPredicted** | the linear trend over 6 hours reaches the limit"
+        " within 6 hours (warning) | 10 minutes |",
+        "| **PoolApiDiskExhaustionPredicted** | the linear trend over 1 hour reaches the limit"
+        " within 1 hour (critical) | 5 minutes |",
+        "| **PoolApiQueueExhaustionPredicted** | the linear trend over 6 hours reaches the limit"
+        " within 4 hours (warning) | 10 minutes |",
+    ]
+
+
 @pytest.mark.parametrize(("right", "wrong"), WRONG_CAPACITY_RULES, ids=lambda v: str(v)[:32])
 def test_a_wrong_capacity_level_is_caught(
     capacity_specs: Path, tmp_path: Path, right: str, wrong: str
