@@ -474,11 +474,14 @@ class Builder:
         out = []
         for level in levels:
             spec = merged[level.severity]
-            for_ = None
-            if isinstance(spec, dict) and "for" in spec:
-                where = (*path, level.severity, "for")
-                for_ = self.duration(spec["for"], where, positive=False)
-            out.append(Level(level.severity, level.value, for_))
+            for_: float | None = None
+            labels: tuple[tuple[str, str], ...] = ()
+            if isinstance(spec, dict):
+                where = (*path, level.severity)
+                if "for" in spec:
+                    for_ = self.duration(spec["for"], (*where, "for"), positive=False)
+                labels = self.labels(spec.get("labels", {}), (*where, "labels"))
+            out.append(Level(level.severity, level.value, for_, labels))
         return tuple(out)
 
     def _exhaustion(self, raw: Any, path: Path_) -> tuple[Exhaustion, ...]:
@@ -497,6 +500,7 @@ class Builder:
                 lookback=self.duration(ex["lookback"], (*p, "lookback")),
                 severity=ex["severity"],
                 for_=self.duration(ex["for"], (*p, "for"), positive=False),
+                labels=self.labels(ex.get("labels", {}), (*p, "labels")),
             )
             levels.append((level, own, p))
         for j, (level, own, p) in enumerate(levels):

@@ -120,6 +120,7 @@ class Level:
     severity: Severity
     value: float
     for_: float | None = None  # its own `for` (capacity headroom); None: the check's
+    labels: tuple[tuple[str, str], ...] = ()  # its own labels, on top of the check's
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Exhaustion:
     lookback: float
     severity: Severity
     for_: float
+    labels: tuple[tuple[str, str], ...] = ()  # its own labels, on top of the check's
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,7 @@ capacity:
     headroom:
       info: false
       warning: 25
-      critical: {percent: 10, for: 2m}
+      critical: {percent: 10, for: 2m, labels: {priority: p1}}
   - name: disk
     usage: node_filesystem_size_bytes - node_filesystem_avail_bytes
     limit: node_filesystem_size_bytes
@@ -308,6 +308,10 @@ def test_every_capacity_level_is_proven_with_its_own_for(
         for r in g["rules"]
         if "alert" in r
     ]
+    priorities = [
+        r["labels"].get("priority") for g in rules["groups"] for r in g["rules"] if "alert" in r
+    ]
+    assert priorities == ["p1" if i == 1 else None for i in range(len(alerts))]
     assert alerts == [
         ("PoolApiConnectionsHeadroomLow", "warning", "10m"),
         ("PoolApiConnectionsHeadroomLow", "critical", "2m"),
