@@ -455,33 +455,99 @@ class Builder:
             if isinstance(limit_raw, int | float)
             else self.expr(limit_raw, (*path, "limit"))
         )
-        headroom_raw = merge(d["headroom"], raw.get("headroom", {}))
-        headroom = self._levels(
-            headroom_raw,
-            (*path, "headroom"),
-            lambda v, p: float(v),
-            descending=True,
-            own=raw.get("headroom", {}),
-        )
-        exhaustion = None
-        ex = raw.get("exhaustion")
-        if ex:
-            ex = merge(d["exhaustion"], ex)
-            p = (*path, "exhaustion")
-            exhaustion = Exhaustion(
-                within=self.duration(ex["within"], (*p, "within")),
-                lookback=self.duration(ex["lookback"], (*p, "lookback")),
-                severity=ex["severity"],
-                for_=self.duration(ex["for"], (*p, "for"), positive=False),
+        common = self._common(raw, path, d["for"])
+        headroom = self._headroom(raw, (*path, "headroom"))
+        exhaustion = self._exhaustion(raw.get("exhaustion"), (*path, "exhaustion"))
+        if not headroom and not exhaustion:
+            at = (*path, "headroom") if "headroom" in raw else (*path, "name")
+            what = "headroom is false" if raw.get("headroom") is False else "no headroom floor"
+            raise self.fail(
+                at,
+                f"the check has no level at all ({what} and no exhaustion); set headroom "
+                "floors (e.g. headroom: {warning: 30}) or exhaustion (e.g. exhaustion: "
+                "{within: 4h})",
             )
         return Capacity(
-            **self._common(raw, path, d["for"]),
+            **common,
             usage=usage,
             limit=limit,
             headroom=headroom,
             unit=raw.get("unit", "none"),
             exhaustion=exhaustion,
         )
+
+    def _headroom(self, raw: dict[str, Any], path: Path_) -> tuple[Level, ...]:
+        """Headroom floors: a percentage, or {percent, for} with the level's own `for`;
+        `headroom: false` (or every floor false) leaves only the exhaustion levels."""
+        own = raw.get("headroom", {})
+        if own is False:
+            return ()
+        merged = merge(self.defaults["capacity"]["headroom"], own)
+        percents = {s: _percent(v) for s, v in merged.items()}
+        if all(percents.get(s, False) is False for s in SEVERITIES):
+            return ()
+        levels = self._levels(percents, path, lambda v, p: float(v), descending=True, own=own)
+        out = []
+        for level in levels:
+            spec = merged[level.severity]
+            for_: float | None = None
+            labels: tuple[tuple[str, str], ...] = ()
+            if isinstance(spec, dict):
+                where = (*path, level.severity)
+                if "for" in spec:
+                    for_ = self.duration(spec["for"], (*where, "for"), positive=False)
+                labels = self.labels(spec.get("labels", {}), (*where, "labels"))
+            out.append(Level(level.severity, level.value, for_, labels))
+        return tuple(out)
+
+    def _exhaustion(self, raw: Any, path: Path_) -> tuple[Exhaustion, ...]:
+        """One exhaustion level (a mapping) or several (a list), each its own severity,
+        `within` and `for`; a stricter severity needs a shorter `within`."""
+        if not raw:
+            return ()
+        many = isinstance(raw, list)
+        items = [(i, (*path, i)) for i in range(len(raw))] if many else [(None, path)]
+        levels: list[tuple[Exhaustion, dict[str, Any], Path_]] = []
+        for i, p in items:
+            own = raw[i] if i is not None else raw
+            ex = merge(self.defaults["capacity"]["exhaustion"], own)
+            level = Exhaustion(
+                within=self.duration(ex["within"], (*p, "within")),
+                lookback=self.duration(ex["lookback"], (*p, "lookback")),
+                severity=ex["severity"],
+                for_=self.duration(ex["for"], (*p, "for"), positive=False),
+                labels=self.labels(ex.get("labels", {}), (*p, "labels")),
+            )
+            levels.append((level, own, p))
+        for j, (level, own, p) in enumerate(levels):
+            for other, _, q in levels[:j]:
+                also = format_path(q[-2:])
+                if other.severity == level.severity:
+                    default = "" if "severity" in own else ", the default"
+                    raise self.fail(
+                        (*p, "severity") if "severity" in own else p,
+                        f"severity {level.severity}{default}, is also that of {also}; give "
+                        "each level its own severity (critical, warning or info): one alert "
+                        "per severity",
+                    )
+                if other.within == level.within:
+                    raise self.fail(
+                        (*p, "within"),
+                        f"within {own['within']} is also the within of {also}; give each "
+                        "level its own within (a shorter one for the stricter severity)",
+                    )
+        rank = {s: k for k, s in enumerate(SEVERITIES)}  # critical first
+        ordered = sorted(levels, key=lambda t: rank[t[0].severity], reverse=True)
+        for (weaker, wown, _), (stronger, sown, p) in itertools.pairwise(ordered):
+            if stronger.within < weaker.within:
+                continue
+            raise self.fail(
+                (*p, "within"),
+                f"the {stronger.severity} level's within {sown['within']} must be shorter "
+                f"than the {weaker.severity} level's within {wown['within']} (the sooner "
+                "the limit, the more urgent); swap them",
+            )
+        return tuple(level for level, _, _ in ordered)
 
     def _freshness(self, raw: dict[str, Any], path: Path_) -> Freshness:
         merged = merge(self.defaults["freshness"], raw)
@@ -513,6 +579,13 @@ class Builder:
             target=key == "target",
             severity=raw.get("severity", d["severity"]),
         )
+
+
+def _percent(level: Any) -> Any:
+    """A headroom level's percentage (False when dropped), written plain or as a mapping."""
+    if isinstance(level, dict):  # {percent, for}; merge marks a dropped mapping disabled
+        return False if level.get("enabled") is False else level["percent"]
+    return level
 
 
 def _as_written(level: Any) -> str:

@@ -96,7 +96,12 @@ class Design:
                 None,
             )
             if info is None:
-                raise Unsupported(f"no rendered {alert} rule with severity {sev}")
+                # A level the model defines but the rules lack: expect it with the labels
+                # of a rendered level of the same alert, so the proof fails, not skips.
+                info = next((r for r in self.infos if r.alert == alert), None)
+                if info is None:
+                    raise Unsupported(f"no rendered {alert} rule with severity {sev}")
+                info = replace(info, labels={**info.labels, conventions.SEVERITY_LABEL: sev})
             labels = tuple(sorted(info.labels.items()))
             notes = tuple(info.annotations.items())
             rules.append(Rule(alert, True, promeval.parse(text), labels, for_, notes))
@@ -439,7 +444,7 @@ def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, 
     if c.headroom:
         alert = conventions.check_alert(service.name, c.name, "HeadroomLow")
         alerts = [
-            (f"{headroom} < {_num(round(lv.value / 100, 12))}", lv.severity, c.for_)
+            (f"{headroom} < {_num(round(lv.value / 100, 12))}", lv.severity, c.level_for(lv))
             for lv in c.headroom
         ]
 
@@ -451,10 +456,15 @@ def _capacity(design: Design, service: Service, c: Capacity) -> list[tuple[str, 
 
         out.append((alert, headroom_low))
     if c.exhaustion:
-        ex = c.exhaustion
         alert = conventions.check_alert(service.name, c.name, "ExhaustionPredicted")
-        expr = f"predict_linear({usage}[{int(ex.lookback)}s], {_num(ex.within)}) >= {limit}"
-        ex_alerts = [(expr, ex.severity, ex.for_)]
+        ex_alerts = [
+            (
+                f"predict_linear({usage}[{int(ex.lookback)}s], {_num(ex.within)}) >= {limit}",
+                ex.severity,
+                ex.for_,
+            )
+            for ex in c.exhaustion
+        ]
 
         def exhaustion(alert: str = alert) -> list[Scenario]:
             case = design.case(alert, c, records, ex_alerts, extra, last)

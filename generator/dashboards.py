@@ -400,25 +400,30 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
     queries = [g.query(sel(n.CAPACITY_USAGE), "usage"), g.query(limit, "limit")]
     for lv in c.headroom:
         keep = format_number(round(1 - lv.value / 100, 10))
+        held = "" if lv.for_ is None else f" for {format_duration(lv.for_)}"  # its own `for`
         queries.append(
             g.query(
-                f"{limit} * {keep}", f"{lv.severity} floor ({format_number(lv.value)}% headroom)"
+                f"{limit} * {keep}",
+                f"{lv.severity} floor ({format_number(lv.value)}% headroom{held})",
             )
         )
-    if c.exhaustion:
-        ex = c.exhaustion
+    for ex in c.exhaustion:
+        legend = f"predicted in {format_duration(ex.within)}"
+        if len(c.exhaustion) > 1:
+            legend += f" ({ex.severity})"
         queries.append(
             g.query(
                 f"predict_linear({sel(n.CAPACITY_USAGE)}[{format_duration(ex.lookback)}], "
                 f"{format_number(ex.within)})",
-                f"predicted in {format_duration(ex.within)}",
+                legend,
             )
         )
     panel = _series(
         f"{c.name}: usage and limit",
         (f"{c.description}. " if c.description else "")
         + "Usage against its limit; the floors are where headroom alerts fire"
-        + (", and the trend line is what the exhaustion alert predicts." if c.exhaustion else "."),
+        + (", and the trend line is what the exhaustion alert predicts." if c.exhaustion else ".")
+        + (" No headroom alert: only the exhaustion alerts." if not c.headroom else ""),
         unit,
         decimals,
     )
@@ -437,7 +442,8 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
 
     headroom = _stat(
         f"{c.name}: headroom",
-        f"Share of the limit still free; alerts below {_levels_text(c.headroom, 'percent')}.",
+        "Share of the limit still free"
+        + (f"; alerts below {_levels_text(c.headroom, 'percent')}." if c.headroom else "."),
         "percentunit",
         1,
     ).thresholds(g.below(c.headroom, scale=0.01))

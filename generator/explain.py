@@ -7,7 +7,7 @@ long it takes to fire at 100% errors and at its own threshold. Numbers come from
 from __future__ import annotations
 
 from generator import conventions, plan
-from generator.model import Service
+from generator.model import Capacity, Level, Service
 from generator.units import format_duration, format_number, human_duration
 
 PIPE = "\\|"  # a literal | inside a Markdown table cell
@@ -21,6 +21,15 @@ def _after(seconds: float | None) -> str:
     if seconds is None:
         return "never"
     return "immediately" if seconds <= 0 else f"after {human_duration(seconds)}"
+
+
+def _by_for(c: Capacity) -> list[tuple[float, list[Level]]]:
+    """The headroom levels grouped by how long each must hold, longest `for` first: one
+    catalogue row when they share the check's `for`, one per `for` otherwise."""
+    groups: dict[float, list[Level]] = {}
+    for level in c.headroom:
+        groups.setdefault(c.level_for(level), []).append(level)
+    return sorted(groups.items(), key=lambda item: -item[0])
 
 
 def service_markdown(service: Service, plans: list[plan.SLOPlan]) -> str:
@@ -107,22 +116,23 @@ def service_markdown(service: Service, plans: list[plan.SLOPlan]) -> str:
         *[
             (
                 conventions.check_alert(service.name, c.name, "HeadroomLow"),
-                c.for_,
+                for_,
                 "free headroom below "
-                + ", ".join(f"{format_number(lv.value)}% ({lv.severity})" for lv in c.headroom)
+                + ", ".join(f"{format_number(lv.value)}% ({lv.severity})" for lv in levels)
                 + " of the limit",
             )
             for c in service.capacity
+            for for_, levels in _by_for(c)
         ],
         *[
             (
                 conventions.check_alert(service.name, c.name, "ExhaustionPredicted"),
-                c.exhaustion.for_,
-                f"the linear trend over {human_duration(c.exhaustion.lookback)} reaches the "
-                f"limit within {human_duration(c.exhaustion.within)}",
+                ex.for_,
+                f"the linear trend over {human_duration(ex.lookback)} reaches the "
+                f"limit within {human_duration(ex.within)} ({ex.severity})",
             )
             for c in service.capacity
-            if c.exhaustion
+            for ex in c.exhaustion
         ],
         *[
             (

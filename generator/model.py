@@ -125,6 +125,8 @@ class SLO:
 class Level:
     severity: Severity
     value: float
+    for_: float | None = None  # its own `for` (capacity headroom); None: the check's
+    labels: tuple[tuple[str, str], ...] = ()  # its own labels, on top of the check's
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,13 @@ class Threshold(Check):
 
 @dataclass(frozen=True)
 class Exhaustion:
+    """One time-to-exhaustion level: usage predicted to reach the limit within `within`."""
+
     within: float
     lookback: float
     severity: Severity
     for_: float
+    labels: tuple[tuple[str, str], ...] = ()  # its own labels, on top of the check's
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,11 @@ class Capacity(Check):
     limit: str = ""
     headroom: tuple[Level, ...] = ()  # percent of the limit that must stay free
     unit: str = "none"
-    exhaustion: Exhaustion | None = None
+    exhaustion: tuple[Exhaustion, ...] = ()  # weakest severity first, like the headroom
+
+    def level_for(self, level: Level) -> float:
+        """How long a headroom level must hold: its own `for`, else the check's."""
+        return self.for_ if level.for_ is None else level.for_
 
 
 @dataclass(frozen=True)

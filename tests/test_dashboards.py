@@ -455,3 +455,48 @@ def test_indent_matches_json_indent_on_tricky_data(data: Any) -> None:
     compact = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
     expected = json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2)
     assert grafana.indent(compact) == expected
+
+
+def test_the_capacity_row_shows_every_level(tmp_path: Path) -> None:
+    """Floors with their own `for`, several exhaustion levels, an exhaustion-only check."""
+    from test_proofs import CAPACITY_SPEC
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "pool-api.yaml").write_text(CAPACITY_SPEC)
+    result = run_cli("generate", str(specs), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    all_panels = panels(dashboards(tmp_path / "out")["pool-api.json"])
+
+    def panel(title: str) -> dict[str, Any]:
+        return next(p for p in all_panels if p["title"] == title)
+
+    def legends(title: str) -> list[str]:
+        return [t["legendFormat"] for t in panel(title)["targets"]]
+
+    def steps(title: str) -> list[tuple[Any, str]]:
+        found = panel(title)["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        return [(s["value"], s["color"]) for s in found]
+
+    assert legends("connections: usage and limit") == [
+        "usage",
+        "limit",
+        "warning floor (25% headroom)",
+        "critical floor (10% headroom for 2m)",
+    ]
+    assert steps("connections: headroom") == [(None, "red"), (0.1, "orange"), (0.25, "green")]
+    assert legends("disk: usage and limit") == [
+        "usage",
+        "limit",
+        "predicted in 6h (warning)",
+        "predicted in 1h (critical)",
+    ]
+    assert "No headroom alert" in panel("disk: usage and limit")["description"]
+    assert steps("disk: headroom") == [(None, "green")]
+    assert legends("queue: usage and limit") == [
+        "usage",
+        "limit",
+        "warning floor (30% headroom for 0s)",
+        "critical floor (10% headroom)",
+        "predicted in 4h",
+    ]

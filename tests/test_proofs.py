@@ -138,8 +138,8 @@ WRONG_RULES = [
     ),
     (
         "rules_capacity.yml.j2",
-        '(c.exhaustion.within | num) ~ ") >= "',
-        '((c.exhaustion.within * 0.9) | num) ~ ") >= "',
+        '(ex.within | num) ~ ") >= "',
+        '((ex.within * 0.9) | num) ~ ") >= "',
     ),
     (
         "rules_freshness.yml.j2",
@@ -221,6 +221,138 @@ def test_a_wrong_level_in_a_check_template_is_caught(
     result = run_cli("test", str(checks_specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  checks-api (")
+
+
+CAPACITY_SPEC = """\
+version: promspec/v1
+service: pool-api
+team: pool
+runbook_base_url: https://runbooks.example.com/pool
+selector: {job: pool}
+capacity:
+  - name: connections
+    usage: sum(pg_stat_activity_count)
+    limit: max(pg_settings_max_connections)
+    for: 10m
+    headroom:
+      info: false
+      warning: 25
+      critical: {percent: 10, for: 2m, labels: {priority: p1}}
+  - name: disk
+    usage: node_filesystem_size_bytes - node_filesystem_avail_bytes
+    limit: node_filesystem_size_bytes
+    unit: bytes
+    headroom: false
+    exhaustion:
+      - {within: 6h, severity: warning}
+      - {within: 1h, severity: critical, lookback: 1h, for: 5m}
+  - name: queue
+    usage: sum(queue_depth)
+    limit: 5000
+    headroom: {warning: {percent: 30, for: 0s}, critical: 10}
+    exhaustion: {within: 4h}
+"""
+
+# Every capacity level, each with its own `for`: past the level fires after exactly that
+# `for` (silent one evaluation before), just short stays silent.
+CAPACITY_SCENARIOS = [
+    "connections headroom warning: 0.2375, just below the level of 0.25, fires after 10 minutes",
+    "connections headroom warning: 0.2625, just above the level of 0.25, does not fire",
+    "connections headroom critical: 0.095, just below the level of 0.1, fires after 2 minutes",
+    "connections headroom critical: 0.105, just above the level of 0.1, does not fire",
+    "disk exhaustion warning: predicted 105% of the limit, fires after 10 minutes",
+    "disk exhaustion warning: predicted 95% of the limit, does not fire",
+    "disk exhaustion critical: predicted 105% of the limit, fires after 5 minutes",
+    "disk exhaustion critical: predicted 95% of the limit, does not fire",
+    "queue headroom warning: 0.285, just below the level of 0.3, fires at once",
+    "queue headroom warning: 0.315, just above the level of 0.3, does not fire",
+    "queue headroom critical: 0.095, just below the level of 0.1, fires after 15 minutes",
+    "queue headroom critical: 0.105, just above the level of 0.1, does not fire",
+    "queue exhaustion warning: 5250, just above the level of 5000, fires after 10 minutes",
+    "queue exhaustion warning: 4750, just below the level of 5000, does not fire",
+]
+
+# The capacity template made wrong in what the new forms add: each must fail its proof.
+WRONG_CAPACITY_RULES = [
+    # a level's own `for` ignored: the check-wide one for every level
+    ("{%- set for_ = c.level_for(level) %}", "{%- set for_ = c.for_ %}"),
+    # only the first exhaustion level rendered
+    ("{%- for ex in c.exhaustion %}", "{%- for ex in c.exhaustion[:1] %}"),
+    # every exhaustion level with the first level's `for`
+    ("    for: {{ ex.for_ | dur | q }}", "    for: {{ c.exhaustion[0].for_ | dur | q }}"),
+]
+
+
+@pytest.fixture(scope="module")
+def capacity_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    specs = tmp_path_factory.mktemp("capacity") / "specs"
+    specs.mkdir()
+    (specs / "pool-api.yaml").write_text(CAPACITY_SPEC)
+    return specs
+
+
+def test_every_capacity_level_is_proven_with_its_own_for(
+    capacity_specs: Path, tmp_path: Path
+) -> None:
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(capacity_specs), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1].startswith("ok    pool-api (")
+    tests = yaml.safe_load((proofs / "tests" / "pool-api.test.yml").read_text())
+    assert [t["name"] for t in tests["tests"]] == CAPACITY_SCENARIOS
+    assert "Not proven" not in (proofs / "tests" / "pool-api.test.yml").read_text()
+    rules = yaml.safe_load((proofs / "prometheus" / "pool-api.rules.yml").read_text())
+    alerts = [
+        (r["alert"], r["labels"]["severity"], r.get("for", "0s"))
+        for g in rules["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
+    priorities = [
+        r["labels"].get("priority") for g in rules["groups"] for r in g["rules"] if "alert" in r
+    ]
+    assert priorities == ["p1" if i == 1 else None for i in range(len(alerts))]
+    assert alerts == [
+        ("PoolApiConnectionsHeadroomLow", "warning", "10m"),
+        ("PoolApiConnectionsHeadroomLow", "critical", "2m"),
+        ("PoolApiDiskExhaustionPredicted", "warning", "10m"),
+        ("PoolApiDiskExhaustionPredicted", "critical", "5m"),
+        ("PoolApiQueueHeadroomLow", "warning", "0s"),
+        ("PoolApiQueueHeadroomLow", "critical", "15m"),
+        ("PoolApiQueueExhaustionPredicted", "warning", "10m"),
+    ]
+
+
+def test_explain_lists_every_capacity_level_with_its_own_for(capacity_specs: Path) -> None:
+    result = run_cli("explain", "--specs", str(capacity_specs))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| **")]
+    assert rows == [
+        "| **PoolApiConnectionsHeadroomLow** | free headroom below 25% (warning) of the limit"
+        " | 10 minutes |",
+        "| **PoolApiConnectionsHeadroomLow** | free headroom below 10% (critical) of the limit"
+        " | 2 minutes |",
+        "| **PoolApiQueueHeadroomLow** | free headroom below 10% (critical) of the limit"
+        " | 15 minutes |",
+        "| **PoolApiQueueHeadroomLow** | free headroom below 30% (warning) of the limit"
+        " | one evaluation |",
+        "| **PoolApiDiskExhaustionPredicted** | the linear trend over 6 hours reaches the limit"
+        " within 6 hours (warning) | 10 minutes |",
+        "| **PoolApiDiskExhaustionPredicted** | the linear trend over 1 hour reaches the limit"
+        " within 1 hour (critical) | 5 minutes |",
+        "| **PoolApiQueueExhaustionPredicted** | the linear trend over 6 hours reaches the limit"
+        " within 4 hours (warning) | 10 minutes |",
+    ]
+
+
+@pytest.mark.parametrize(("right", "wrong"), WRONG_CAPACITY_RULES, ids=lambda v: str(v)[:32])
+def test_a_wrong_capacity_level_is_caught(
+    capacity_specs: Path, tmp_path: Path, right: str, wrong: str
+) -> None:
+    templates = broken_templates(tmp_path, "rules_capacity.yml.j2", right, wrong)
+    result = run_cli("test", str(capacity_specs), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAIL  pool-api (")
 
 
 PRESETS_SPEC = """\

@@ -128,6 +128,37 @@ def slo(draw: st.DrawFn, name: str) -> dict[str, Any]:
 
 
 @st.composite
+def capacity_levels(draw: st.DrawFn) -> dict[str, Any]:
+    """Headroom floors (plain, or with their own `for` and labels), none at all, and no,
+    one or several exhaustion levels, a stricter severity with a shorter `within`."""
+    out: dict[str, Any] = {}
+    severities = draw(
+        st.lists(st.sampled_from(["info", "warning", "critical"]), max_size=3, unique=True)
+    )
+    exhaustion = [
+        {"within": f"{hours}h", "severity": severity, "for": f"{draw(st.integers(0, 30))}m"}
+        for hours, severity in zip(
+            (24, 6, 1), sorted(severities, key=["info", "warning", "critical"].index), strict=False
+        )
+    ]
+    if exhaustion:
+        out["exhaustion"] = (
+            exhaustion if len(exhaustion) > 1 or draw(st.booleans()) else exhaustion[0]
+        )
+    if exhaustion and draw(st.booleans()):
+        out["headroom"] = False
+    elif draw(st.booleans()):
+        critical = draw(st.integers(1, 40))
+        out["headroom"] = {
+            "warning": critical + draw(st.integers(1, 40)),
+            "critical": {"percent": critical, "for": f"{draw(st.integers(0, 20))}m"},
+        }
+        if draw(st.booleans()):
+            out["headroom"]["critical"]["labels"] = {"priority": "p1"}
+    return out
+
+
+@st.composite
 def valid_spec(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(NAME, min_size=7, max_size=7, unique=True))
     spec: dict[str, Any] = {
@@ -159,7 +190,12 @@ def valid_spec(draw: st.DrawFn) -> dict[str, Any]:
         ]
     if draw(st.booleans()):
         spec["capacity"] = [
-            {"name": names.pop(), "usage": draw(selector()), "limit": draw(st.integers(1, 10**6))}
+            {
+                "name": names.pop(),
+                "usage": draw(selector()),
+                "limit": draw(st.integers(1, 10**6)),
+                **draw(capacity_levels()),
+            }
         ]
     if draw(st.booleans()):
         spec["freshness"] = [{"name": names.pop(), "timestamp": draw(selector()), "warning": "1h"}]
