@@ -222,9 +222,7 @@ def compile_specs(
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
         if fresh:
             render.load_package_templates(env)
-        compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, options, proofs), fresh
-        )
+        compiled = parallel.map_ordered(lambda s: _compile_service(env, s, options, proofs), fresh)
     problems: list[Problem] = []
     plans: dict[str, list[plan.SLOPlan]] = {}
     owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, run_cli
 
 from generator import imports, pipeline
@@ -32,9 +33,9 @@ def test_imported_spec_compiles_with_promtool(tool: str, name: str, tmp_path: Pa
     specs = tmp_path / "specs"
     result = run_cli("import", tool, str(IMPORT / f"{name}.yaml"), "--out", str(specs / "x.yaml"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (
-        f"promspec: 1 services imported from tests/fixtures/import/{name}.yaml "
-        f"into {specs / 'x.yaml'}\n"
+    assert result.stdout.startswith(
+        f"promspec: 1 services ({len(_slos(IMPORT / f'{name}.expected.yaml'))} SLOs) "
+        f"imported from tests/fixtures/import/{name}.yaml into {specs / 'x.yaml'}, with "
     )
     (specs / "_defaults.yaml").write_text(DEFAULTS)
     compiled = pipeline.compile_specs([specs])
@@ -45,7 +46,11 @@ def test_imported_spec_compiles_with_promtool(tool: str, name: str, tmp_path: Pa
 def test_sloth_notes_name_what_was_dropped() -> None:
     notes = (IMPORT / "sloth-payments.notes.txt").read_text()
     assert "slos[2].sli: SLO 'latency-ratio' skipped: a raw error_ratio_query" in notes
-    assert "slos[0].alerting: alerting name, labels, annotations not carried over" in notes
+    assert "slos[0].alerting: alerting labels and annotations not carried over" in notes
+    assert (
+        "slos[0].alerting.name: Sloth's page and ticket alerts PaymentsHighErrorRate become "
+        "PaymentsApiRequestsAvailabilityErrorBudgetBurn: one alert per burn tier" in notes
+    )
 
 
 @pytest.mark.parametrize(
@@ -184,3 +189,128 @@ def test_import_schemas_hold_against_their_metaschema(name: str) -> None:
 
     schema = json.loads((ROOT / "generator" / "schema" / name).read_text())
     jsonschema.validators.validator_for(schema).check_schema(schema)
+
+
+def _slos(path: Path) -> list[dict[str, object]]:
+    return [slo for doc in yaml.safe_load_all(path.read_text()) for slo in doc.get("slos", [])]
+
+
+# -- the shapes of Sloth's own examples (tests/fixtures/import/sloth/, typed after them) ----
+
+SLOTH = Path("tests/fixtures/import/sloth")  # as the CLI prints it (run from ROOT)
+SHAPES: list[tuple[str, tuple[str, ...], int | str]] = [
+    # file, --windows files, SLOs imported or the reason every SLO is refused
+    ("getting-started.yml", (), 1),
+    ("getting-started.yml", ("windows/7d.yaml",), 1),
+    ("k8s-getting-started.yml", (), 1),
+    ("kubernetes-apiserver.yml", (), 2),
+    ("no-alerts.yml", (), 1),
+    ("multifile.yml", (), 2),
+    ("slo-plugin-k8s-getting-started.yml", (), 1),
+    ("contrib-denominator-corrected.yaml", (), 1),
+    ("custom_rule_group_interval.yml", (), 1),
+    (
+        "home-wifi.yml",
+        (),
+        "skipped: error_query cannot become a selector: it is not a plain rate() of one counter",
+    ),
+    (
+        "k8s-home-wifi.yml",
+        (),
+        "skipped: errorQuery cannot become a selector: it is not a plain rate() of one counter",
+    ),
+    ("raw-home-wifi.yml", (), "skipped: a raw error_ratio_query cannot be carried over"),
+    ("plugin-getting-started.yml", (), "skipped: a plugin cannot be carried over"),
+    (
+        "getting-started.yml",
+        ("windows/custom-30d.yaml",),
+        "page.quick cannot be carried over: shortWindow 2m is below promspec's 5m base window",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "windows", "outcome"), SHAPES)
+def test_every_sloth_example_shape_imports_and_compiles_or_is_refused_with_a_reason(
+    name: str, windows: tuple[str, ...], outcome: int | str, tmp_path: Path
+) -> None:
+    specs = tmp_path / "specs"
+    out = specs / "imported.yaml"
+    args = [arg for w in windows for arg in ("--windows", str(SLOTH / w))]
+    result = run_cli("import", "sloth", str(SLOTH / name), "--out", str(out), *args)
+    notes = result.stderr.splitlines()
+    if isinstance(outcome, str):
+        assert result.returncode == 1, result.stderr
+        assert not out.exists()
+        assert notes[-1].startswith(f"promspec: nothing in {SLOTH / name} could be imported")
+        assert any(outcome in line for line in notes), result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    assert all(line.startswith("note: ") for line in notes), result.stderr
+    assert len(_slos(out)) == outcome
+    (specs / "_defaults.yaml").write_text(DEFAULTS)
+    compiled = pipeline.compile_specs([specs])
+    assert compiled.promtool_checked
+    rules = b"".join(v for p, v in compiled.files.items() if p.startswith("prometheus/")).decode()
+    for series in ("slo:current_burn_rate:ratio", "sloth_slo_info", "sloth_id:"):
+        assert series in rules
+
+
+def test_sloth_crd_reads_camel_case_and_disable() -> None:
+    result = run_cli("import", "sloth", str(SLOTH / "k8s-getting-started.yml"))
+    assert result.returncode == 0, result.stderr
+    spec = yaml.safe_load(result.stdout)
+    assert spec["slos"][0]["indicator"] == {
+        "ratio": {
+            "errors": 'http_request_duration_seconds_count{job="shop",code=~"(5..|429)"}',
+            "total": 'http_request_duration_seconds_count{job="shop"}',
+        }
+    }
+    assert spec["slos"][0]["alerting"] == {"ticket_fast": False, "ticket_slow": False}
+
+
+def test_sloth_latency_and_windows_map_to_promspec() -> None:
+    result = run_cli("import", "sloth", str(SLOTH / "kubernetes-apiserver.yml"))
+    latency = yaml.safe_load(result.stdout)["slos"][1]
+    assert latency["indicator"] == {
+        "latency": {
+            "histogram": 'apiserver_request_duration_seconds{verb!="WATCH"}',
+            "threshold": 0.4,
+            "buckets": [0.4],
+        }
+    }
+    assert "its buckets list only 0.4" in result.stderr
+    result = run_cli(
+        "import", "sloth", str(SLOTH / "getting-started.yml"),
+        "--windows", str(SLOTH / "windows" / "7d.yaml"),
+    )  # fmt: skip
+    slo = yaml.safe_load(result.stdout)["slos"][0]
+    assert slo["period"] == "7d"
+    assert slo["alerting"]["ticket_slow"] == {
+        "budget_percent": 42, "long_window": "3d", "short_window": "6h", "for": "10m"
+    }  # fmt: skip
+
+
+def test_plugins_are_noted_and_strict_turns_notes_into_errors(tmp_path: Path) -> None:
+    source = SLOTH / "slo-plugin-k8s-getting-started.yml"
+    result = run_cli("import", "sloth", str(source))
+    assert result.returncode == 0
+    assert (
+        f"note: {source}:12:5: spec.sloPlugins: plugins not carried over "
+        "(sloth.dev/core/debug/v1): promspec has no plugins" in result.stderr
+    )
+    assert f"note: {source}:20:9: spec.slos[0].plugins: plugins not carried over" in result.stderr
+    count = sum(line.startswith("note: ") for line in result.stderr.splitlines())
+    assert result.stderr.splitlines()[-1].endswith(
+        f"with {count} notes on what differs (above; --strict makes them errors)"
+    )
+    out = tmp_path / "x.yaml"
+    strict = run_cli("import", "sloth", str(source), "--strict", "--out", str(out))
+    assert strict.returncode == 1
+    assert not out.exists()
+    assert strict.stdout == ""
+    lines = strict.stderr.splitlines()
+    assert lines[:-1] == [line.replace("note: ", "error: ", 1) for line in
+                          result.stderr.splitlines()[:-1]]  # fmt: skip
+    assert lines[-1] == (
+        f"promspec: {count} differences from {source} (--strict); nothing was written"
+    )
