@@ -4,6 +4,8 @@ and the result compiles and passes promtool."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import yaml
 from conftest import ROOT, run_cli
 
 from generator import imports, pipeline
+from generator.units import parse_duration
 
 IMPORT = ROOT / "tests" / "fixtures" / "import"
 CASES = [("sloth", "sloth-payments"), ("openslo", "openslo-checkout")]
@@ -314,3 +317,163 @@ def test_plugins_are_noted_and_strict_turns_notes_into_errors(tmp_path: Path) ->
     assert lines[-1] == (
         f"promspec: {count} differences from {source} (--strict); nothing was written"
     )
+
+
+# -- round trip: the imported spec's alerts fire where Sloth's own rules fire --------------
+
+# Sloth's default windows (30d): tier -> (budget percent, long window, short window).
+SLOTH_WINDOWS = {
+    "page_fast": (2, "1h", "5m"),
+    "page_slow": (5, "6h", "30m"),
+    "ticket_fast": (10, "1d", "2h"),
+    "ticket_slow": (10, "3d", "6h"),
+}
+STEP = 300  # seconds between samples and evaluations
+# Long enough for every promspec `for` (at most 3h) to pass. Under a steady burn from the
+# start, every window's error ratio is the burn's from the first minutes on, in both rule
+# sets (a window not yet full lacks errors and events alike), so 5h decide every tier.
+HOURS = 5
+PER_STEP = 100_000  # events per step
+
+
+def _sloth_windows(windows: tuple[str, ...]) -> tuple[float, dict[str, tuple[float, str, str]]]:
+    if not windows:
+        return 30 * 86400, SLOTH_WINDOWS
+    spec = yaml.safe_load((ROOT / SLOTH / windows[0]).read_text())["spec"]
+    tiers = {}
+    for severity, speed, tier in (("page", "quick", "page_fast"), ("page", "slow", "page_slow"),
+                                  ("ticket", "quick", "ticket_fast"),
+                                  ("ticket", "slow", "ticket_slow")):  # fmt: skip
+        w = spec[severity][speed]
+        tiers[tier] = (w["errorBudgetPercent"], w["longWindow"], w["shortWindow"])
+    return parse_duration(spec["sloPeriod"]), tiers
+
+
+def _sloth_rules(source: dict[str, object], slo: int, windows: tuple[str, ...]) -> tuple[
+    str, dict[str, float], dict[str, str]
+]:  # fmt: skip
+    """Sloth's rules for one SLO, written from its documented formulas: the error ratio of
+    each window from the raw counters, and a page and a ticket alert each ORing two pairs
+    of windows; the burn factor of each enabled tier, and the severity of each tier."""
+    spec = source.get("spec", source)
+    raw = spec["slos"][slo]  # type: ignore[index]
+    events, alerting = raw["sli"]["events"], raw.get("alerting") or {}
+    errors = events.get("error_query") or events["errorQuery"]
+    total = events.get("total_query") or events["totalQuery"]
+    budget = round(1 - raw["objective"] / 100, 12)
+    period, tiers = _sloth_windows(windows)
+    rules: list[dict[str, object]] = []
+    for window in sorted({w for _, long, short in tiers.values() for w in (long, short)},
+                         key=parse_duration):  # fmt: skip
+        at = re.sub(r"\{\{\s*\.window\s*\}\}", window, f"({errors}) / ({total})")
+        rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": at})
+    factors, severities = {}, {}
+    for severity, pair in (("page", ("page_fast", "page_slow")),
+                           ("ticket", ("ticket_fast", "ticket_slow"))):  # fmt: skip
+        alert = alerting.get(f"{severity}_alert") or alerting.get(f"{severity}Alert") or {}
+        if alert.get("disable"):
+            continue
+        terms = []
+        for tier in pair:
+            percent, long, short = tiers[tier]
+            factors[tier] = percent / 100 * period / parse_duration(long)
+            severities[tier] = severity
+            level = f"{factors[tier]!r} * {budget!r}"
+            terms.append(
+                f"(slo:sli_error:ratio_rate{short} > {level}"
+                f" and slo:sli_error:ratio_rate{long} > {level})"
+            )
+        rules.append(
+            {"alert": "SlothAlert", "expr": " or ".join(terms),
+             "labels": {"sloth_severity": severity}}
+        )  # fmt: skip
+    return yaml.safe_dump({"groups": [{"name": "sloth", "rules": rules}]}), factors, severities
+
+
+def _input_series(kind: str, error_ratio: float) -> list[dict[str, str]]:
+    steps = HOURS * 3600 // STEP
+    bad, good = PER_STEP * error_ratio, PER_STEP * (1 - error_ratio)
+    if kind == "latency":
+        metric = "apiserver_request_duration_seconds"
+        return [
+            {"series": f'{metric}_count{{verb="GET"}}', "values": f"0+{PER_STEP}x{steps}"},
+            {"series": f'{metric}_bucket{{verb="GET",le="0.4"}}', "values": f"0+{good!r}x{steps}"},
+        ]
+    metric = (
+        "apiserver_request_total" if kind == "apiserver" else "http_request_duration_seconds_count"
+    )
+    job = "" if kind == "apiserver" else 'job="shop",'
+    return [
+        {"series": f'{metric}{{{job}code="200"}}', "values": f"0+{good!r}x{steps}"},
+        {"series": f'{metric}{{{job}code="500"}}', "values": f"0+{bad!r}x{steps}"},
+    ]
+
+
+ROUND_TRIPS = [
+    # Sloth file, --windows, SLO index, input series kind
+    ("getting-started.yml", (), 0, "shop"),
+    ("getting-started.yml", ("windows/7d.yaml",), 0, "shop"),
+    ("k8s-getting-started.yml", (), 0, "shop"),
+    ("kubernetes-apiserver.yml", (), 1, "latency"),
+]
+
+
+@pytest.mark.parametrize(("name", "windows", "slo", "kind"), ROUND_TRIPS)
+def test_imported_alerts_fire_at_sloths_burn_rates_and_windows(
+    name: str, windows: tuple[str, ...], slo: int, kind: str, tmp_path: Path
+) -> None:
+    source = yaml.safe_load((ROOT / SLOTH / name).read_text())
+    sloth_rules, factors, severities = _sloth_rules(source, slo, windows)
+    specs = tmp_path / "specs"
+    args = [arg for w in windows for arg in ("--windows", str(SLOTH / w))]
+    result = run_cli("import", "sloth", str(SLOTH / name), "--out", str(specs / "x.yaml"), *args)
+    assert result.returncode == 0, result.stderr
+    (specs / "_defaults.yaml").write_text(DEFAULTS)
+    compiled = pipeline.compile_specs([specs])
+    service = yaml.safe_load((specs / "x.yaml").read_text())["service"]
+    imported = yaml.safe_load((specs / "x.yaml").read_text())["slos"][slo]
+    (tmp_path / "promspec.rules.yml").write_bytes(compiled.files[f"prometheus/{service}.rules.yml"])
+    (tmp_path / "sloth.rules.yml").write_text(sloth_rules)
+    budget = round(1 - imported["objective"] / 100, 12)
+    ours = f"{''.join(w.capitalize() for w in re.split('[-_]', service))}"
+    alert = ours + "".join(w.capitalize() for w in re.split("[-_]", imported["name"]))
+    cases, sloth_cases = [], []
+    for factor in sorted(set(factors.values())):
+        for burn in (factor * 1.05, factor * 0.95):
+            firing = sorted(t for t, f in factors.items() if burn > f)
+            series = _input_series(kind, burn * budget)
+            at = f"{HOURS * 3600 - STEP}s"
+            cases.append({
+                "interval": f"{STEP}s", "input_series": series,
+                "promql_expr_test": [{
+                    "expr": "count by (burn_tier) (ALERTS{alertstate=\"firing\","
+                            f"alertname=\"{alert}ErrorBudgetBurn\"}})",
+                    "eval_time": at,
+                    "exp_samples": [{"labels": f'{{burn_tier="{t}"}}', "value": 1} for t in firing],
+                }],
+            })  # fmt: skip
+            sloth_cases.append({
+                "interval": f"{STEP}s", "input_series": series,
+                "promql_expr_test": [{
+                    "expr": "count by (sloth_severity) (ALERTS{alertstate=\"firing\"})",
+                    "eval_time": at,
+                    "exp_samples": [{"labels": f'{{sloth_severity="{s}"}}', "value": 1}
+                                    for s in sorted({severities[t] for t in firing})],
+                }],
+            })  # fmt: skip
+    for label, rules, tests in (("promspec", "promspec.rules.yml", cases),
+                                ("sloth", "sloth.rules.yml", sloth_cases)):  # fmt: skip
+        (tmp_path / f"{label}.test.yml").write_text(
+            yaml.safe_dump({"rule_files": [rules], "evaluation_interval": f"{STEP}s",
+                            "tests": tests})
+        )  # fmt: skip
+    runs = [
+        subprocess.Popen(["promtool", "test", "rules", f"{label}.test.yml"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for label in ("promspec", "sloth")
+    ]  # fmt: skip
+    for run in runs:
+        output, _ = run.communicate(timeout=120)
+        assert run.returncode == 0, output
+    # Every factor was crossed both ways: just above it, its tier fires in both rule sets.
+    assert len(cases) == 2 * len(set(factors.values())) >= 4
