@@ -89,6 +89,25 @@ def reduce_latency_query(errors: str, total: str, window_placeholder: str | None
     return Latency(promql.selector_text(base, count_matchers), threshold, group_by)
 
 
+def reduce_quantile_query(text: str) -> tuple[Latency, float]:
+    """`histogram_quantile(0.99, sum by (le) (rate(h_bucket{...}[5m])))` -> the histogram h
+    (threshold left 0: the level comes from elsewhere) and the quantile 0.99."""
+    expr = _unwrap(_parse(text, None))
+    if not isinstance(expr, pp.Call) or expr.func.name != "histogram_quantile":
+        raise NotCarried("it is not histogram_quantile(...) over a histogram's buckets")
+    quantile = _unwrap(expr.args[0])
+    if not isinstance(quantile, pp.NumberLiteral) or not 0 < quantile.val < 1:
+        raise NotCarried("the quantile is not a number between 0 and 1")
+    metric, matchers, group_by = _counter(expr.args[1])
+    if not metric.endswith("_bucket") or "le" not in group_by:
+        raise NotCarried("the quantile is not taken over a _bucket series summed by le")
+    if any(m.name == "le" for m in matchers):
+        raise NotCarried("the buckets are selected by le")
+    base = metric.removesuffix("_bucket")
+    kept = tuple(label for label in group_by if label != "le")
+    return Latency(promql.selector_text(base, matchers), 0.0, kept), float(quantile.val)
+
+
 def _parse(text: str, window_placeholder: str | None) -> Any:
     if window_placeholder:
         text = re.sub(window_placeholder, "5m", text)

@@ -477,3 +477,70 @@ def test_imported_alerts_fire_at_sloths_burn_rates_and_windows(
         assert run.returncode == 0, output
     # Every factor was crossed both ways: just above it, its tier fires in both rule sets.
     assert len(cases) == 2 * len(set(factors.values())) >= 4
+
+
+# -- OpenSLO: list files, empty fields, exit codes, several values, thresholdMetric ---------
+
+OPENSLO = Path("tests/fixtures/import/openslo")  # as the CLI prints it (run from ROOT)
+
+
+def test_openslo_list_file_with_empty_fields_imports_and_compiles(tmp_path: Path) -> None:
+    source = OPENSLO / "list.yaml"
+    specs = tmp_path / "specs"
+    result = run_cli("import", "openslo", str(source), "--out", str(specs / "x.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"note: {source}:9:13: metadata.labels.team: SLO 'search-availability': label team "
+        "has several values (search, platform); not carried over: promspec routes each "
+        "service to one team: set team",
+        f"note: {source}:57:9: spec.objectives[0]: SLO 'search-latency' becomes "
+        "indicator.latency: 99% of requests within 0.5s (the quantile and value), not the "
+        "target 0.95 of good data points; buckets list only 0.5: add the histogram's other "
+        "boundaries",
+        f"note: {source}:74:22: spec.indicator.spec.thresholdMetric.metricSource.spec.query: "
+        "SLO 'search-queue-depth' skipped: a thresholdMetric is carried over only as a "
+        "histogram_quantile of a histogram's buckets (indicator.latency), and it is not "
+        "histogram_quantile(...) over a histogram's buckets",
+    ]
+    spec = yaml.safe_load((specs / "x.yaml").read_text())
+    assert spec["team"] == "search"
+    assert [s["name"] for s in spec["slos"]] == ["availability", "latency"]
+    assert spec["slos"][1]["objective"] == 99
+    assert spec["slos"][1]["indicator"] == {
+        "latency": {
+            "histogram": 'search_duration_seconds{route!="/health"}',
+            "threshold": 0.5,
+            "buckets": [0.5],
+        }
+    }
+    (specs / "_defaults.yaml").write_text(DEFAULTS)
+    assert pipeline.compile_specs([specs]).promtool_checked
+
+
+def test_openslo_with_every_slo_skipped_exits_1_like_sloth(tmp_path: Path) -> None:
+    source = OPENSLO / "all-skipped.yaml"
+    out = tmp_path / "x.yaml"
+    result = run_cli("import", "openslo", str(source), "--out", str(out))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert not out.exists()
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3
+    assert "SLO 'billing-raw' skipped: a raw ratio cannot be carried over" in lines[0]
+    assert "SLO 'billing-datadog' skipped: metric source 'Datadog' is not Prometheus" in lines[1]
+    assert lines[2] == f"promspec: nothing in {source} could be imported as OpenSLO v1"
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("max(q)", "it is not histogram_quantile(...)"),
+        ("histogram_quantile(0.99, sum(rate(x_bucket[5m])))", "a _bucket series summed by le"),
+        ("histogram_quantile(2, sum by (le) (rate(x_bucket[5m])))", "not a number between 0 and 1"),
+        ("histogram_quantile(0.9, sum by (le) (rate(x_count[5m])))", "not taken over a _bucket"),
+    ],
+)  # fmt: skip
+def test_quantile_queries_that_are_not_latency_slis(query: str, why: str) -> None:
+    with pytest.raises(imports.NotCarried) as info:
+        imports.reduce_quantile_query(query)
+    assert why in str(info.value)
