@@ -544,3 +544,50 @@ def test_quantile_queries_that_are_not_latency_slis(query: str, why: str) -> Non
     with pytest.raises(imports.NotCarried) as info:
         imports.reduce_quantile_query(query)
     assert why in str(info.value)
+
+
+def test_sloth_series_leave_promspec_overview_and_alerts_alone(tmp_path: Path) -> None:
+    """compat.sloth's copies carry no service/slo labels: the overview's queries still give
+    one row per promspec SLO, and Sloth's series come out with Sloth's labels and values."""
+    specs = tmp_path / "specs"
+    source = IMPORT / "sloth-payments.yaml"
+    assert run_cli("import", "sloth", str(source), "--out", str(specs / "x.yaml")).returncode == 0
+    (specs / "_defaults.yaml").write_text(DEFAULTS)
+    compiled = pipeline.compile_specs([specs])
+    (tmp_path / "rules.yml").write_bytes(compiled.files["prometheus/payments-api.rules.yml"])
+    overview = json.loads(compiled.files["grafana/overview.json"])
+    queries = [t["expr"] for t in overview["panels"][0]["targets"]]
+    ratio = 0.002  # 2x the 99.9% SLO's budget
+    series = [
+        {"series": 'http_requests_total{job="payments-api",code="200"}',
+         "values": f"0+{600 * (1 - ratio)!r}x150"},
+        {"series": 'http_requests_total{job="payments-api",code="500"}',
+         "values": f"0+{600 * ratio!r}x150"},
+        {"series": 'webhook_deliveries_total{provider="a"}', "values": "0+60x150"},
+        {"series": 'webhook_deliveries_total{provider="a",result="failed"}', "values": "0x150"},
+    ]  # fmt: skip
+    sloth = '{sloth_id="payments-api-requests-availability",sloth_service="payments-api",'
+    sloth += 'sloth_slo="requests-availability"'
+    tests = [
+        {"expr": f"count({q})", "eval_time": "2h", "exp_samples": [{"labels": "{}", "value": 2}]}
+        for q in queries
+    ] + [
+        {"expr": f"round(1000 * slo:current_burn_rate:ratio{sloth}}})", "eval_time": "2h",
+         "exp_samples": [{"labels": f"{sloth}}}", "value": 2000}]},
+        {"expr": f"slo:time_period:days{sloth}}}", "eval_time": "2h",
+         "exp_samples": [{"labels": f"slo:time_period:days{sloth}}}", "value": 30}]},
+        {"expr": f'round(1e6 * slo:sli_error:ratio_rate1h{sloth},sloth_window="1h"}})',
+         "eval_time": "2h",
+         "exp_samples": [{"labels": f'{sloth},sloth_window="1h"}}', "value": 2000}]},
+        {"expr": "count(sloth_slo_info)", "eval_time": "2h",
+         "exp_samples": [{"labels": "{}", "value": 2}]},
+    ]  # fmt: skip
+    (tmp_path / "t.test.yml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [
+            {"interval": "1m", "input_series": series, "promql_expr_test": tests}]})
+    )  # fmt: skip
+    run = subprocess.run(
+        ["promtool", "test", "rules", "t.test.yml"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
