@@ -331,8 +331,8 @@ SLOTH_WINDOWS = {
 STEP = 300  # seconds between samples and evaluations
 # Long enough for every promspec `for` (at most 3h) to pass. Under a steady burn from the
 # start, every window's error ratio is the burn's from the first minutes on, in both rule
-# sets (a window not yet full lacks errors and events alike), so 5h decide every tier.
-HOURS = 5
+# sets (a window not yet full lacks errors and events alike), so 4h decide every tier.
+HOURS = 4
 PER_STEP = 100_000  # events per step
 
 
@@ -390,23 +390,36 @@ def _sloth_rules(source: dict[str, object], slo: int, windows: tuple[str, ...]) 
     return yaml.safe_dump({"groups": [{"name": "sloth", "rules": rules}]}), factors, severities
 
 
-def _input_series(kind: str, error_ratio: float) -> list[dict[str, str]]:
-    steps = HOURS * 3600 // STEP
+def _input_series(
+    kind: str, error_ratio: float, steps: int, burn_steps: int
+) -> list[dict[str, str]]:
+    """PER_STEP events a step; `error_ratio` of them fail during the first `burn_steps`."""
     bad, good = PER_STEP * error_ratio, PER_STEP * (1 - error_ratio)
+
+    def counter(during: float, after: float) -> str:
+        if burn_steps >= steps:
+            return f"0+{during!r}x{steps}"
+        rest = steps - burn_steps - 1
+        return f"0+{during!r}x{burn_steps} {during * burn_steps + after!r}+{after!r}x{rest}"
+
     if kind == "latency":
         metric = "apiserver_request_duration_seconds"
         return [
             {"series": f'{metric}_count{{verb="GET"}}', "values": f"0+{PER_STEP}x{steps}"},
-            {"series": f'{metric}_bucket{{verb="GET",le="0.4"}}', "values": f"0+{good!r}x{steps}"},
-        ]
-    metric = (
-        "apiserver_request_total" if kind == "apiserver" else "http_request_duration_seconds_count"
-    )
-    job = "" if kind == "apiserver" else 'job="shop",'
+            {"series": f'{metric}_bucket{{verb="GET",le="0.4"}}',
+             "values": counter(good, PER_STEP)},
+        ]  # fmt: skip
+    metric = "http_request_duration_seconds_count"
     return [
-        {"series": f'{metric}{{{job}code="200"}}', "values": f"0+{good!r}x{steps}"},
-        {"series": f'{metric}{{{job}code="500"}}', "values": f"0+{bad!r}x{steps}"},
+        {"series": f'{metric}{{job="shop",code="200"}}', "values": counter(good, PER_STEP)},
+        {"series": f'{metric}{{job="shop",code="500"}}', "values": counter(bad, 0)},
     ]
+
+
+def _ratio_over(window: float, t: float, stop: float) -> float:
+    """Share of a window's events (or of the history so far) that fell in the burn."""
+    start = max(0.0, t - window)
+    return max(0.0, min(t, stop) - start) / (t - start)
 
 
 ROUND_TRIPS = [
@@ -424,6 +437,7 @@ def test_imported_alerts_fire_at_sloths_burn_rates_and_windows(
 ) -> None:
     source = yaml.safe_load((ROOT / SLOTH / name).read_text())
     sloth_rules, factors, severities = _sloth_rules(source, slo, windows)
+    tiers = _sloth_windows(windows)[1]
     specs = tmp_path / "specs"
     args = [arg for w in windows for arg in ("--windows", str(SLOTH / w))]
     result = run_cli("import", "sloth", str(SLOTH / name), "--out", str(specs / "x.yaml"), *args)
@@ -438,29 +452,42 @@ def test_imported_alerts_fire_at_sloths_burn_rates_and_windows(
     ours = f"{''.join(w.capitalize() for w in re.split('[-_]', service))}"
     alert = ours + "".join(w.capitalize() for w in re.split("[-_]", imported["name"]))
     cases, sloth_cases = [], []
+
+    def case(burn: float, stop: float, steps: int, at: float, margin: float) -> None:
+        """Both rule sets over the same series; the tiers that must fire at `at` from the
+        burn's error ratio over each tier's windows, each at least `margin` off its factor."""
+        firing = []
+        for tier, factor in factors.items():
+            _, long, short = tiers[tier]
+            ratios = [burn * _ratio_over(parse_duration(w), at, stop) for w in (long, short)]
+            assert all(abs(r - factor) > margin * factor for r in ratios), (tier, at, ratios)
+            if all(r > factor for r in ratios):
+                firing.append(tier)
+        series = _input_series(kind, burn * budget, steps, int(stop // STEP))
+        for label, expr, samples in (
+            ("burn_tier", f'ALERTS{{alertstate="firing",alertname="{alert}ErrorBudgetBurn"}}',
+             sorted(firing)),
+            ("sloth_severity", 'ALERTS{alertstate="firing"}',
+             sorted({severities[t] for t in firing})),
+        ):  # fmt: skip
+            (cases if label == "burn_tier" else sloth_cases).append({
+                "interval": f"{STEP}s", "input_series": series,
+                "promql_expr_test": [{
+                    "expr": f"count by ({label}) ({expr})", "eval_time": f"{int(at)}s",
+                    "exp_samples": [{"labels": f'{{{label}="{v}"}}', "value": 1} for v in samples],
+                }],
+            })  # fmt: skip
+
+    steps = HOURS * 3600 // STEP
     for factor in sorted(set(factors.values())):
-        for burn in (factor * 1.05, factor * 0.95):
-            firing = sorted(t for t, f in factors.items() if burn > f)
-            series = _input_series(kind, burn * budget)
-            at = f"{HOURS * 3600 - STEP}s"
-            cases.append({
-                "interval": f"{STEP}s", "input_series": series,
-                "promql_expr_test": [{
-                    "expr": "count by (burn_tier) (ALERTS{alertstate=\"firing\","
-                            f"alertname=\"{alert}ErrorBudgetBurn\"}})",
-                    "eval_time": at,
-                    "exp_samples": [{"labels": f'{{burn_tier="{t}"}}', "value": 1} for t in firing],
-                }],
-            })  # fmt: skip
-            sloth_cases.append({
-                "interval": f"{STEP}s", "input_series": series,
-                "promql_expr_test": [{
-                    "expr": "count by (sloth_severity) (ALERTS{alertstate=\"firing\"})",
-                    "eval_time": at,
-                    "exp_samples": [{"labels": f'{{sloth_severity="{s}"}}', "value": 1}
-                                    for s in sorted({severities[t] for t in firing})],
-                }],
-            })  # fmt: skip
+        for burn in (factor * 1.05, factor * 0.95):  # steady, just above and below
+            case(burn, steps * STEP, steps, (steps - 1) * STEP, 0.04)
+    # A fast burn for 4h, then none: each tier resets when its short window has seen
+    # enough good events, the page tiers within minutes, the ticket tiers hours later.
+    stop = 4 * 3600
+    for delay in (10 * 60, 40 * 60, 150 * 60):
+        at = stop + delay
+        case(max(factors.values()) * 1.05, stop, at // STEP + 1, at, 0.1)
     for label, rules, tests in (("promspec", "promspec.rules.yml", cases),
                                 ("sloth", "sloth.rules.yml", sloth_cases)):  # fmt: skip
         (tmp_path / f"{label}.test.yml").write_text(
@@ -475,8 +502,8 @@ def test_imported_alerts_fire_at_sloths_burn_rates_and_windows(
     for run in runs:
         output, _ = run.communicate(timeout=120)
         assert run.returncode == 0, output
-    # Every factor was crossed both ways: just above it, its tier fires in both rule sets.
-    assert len(cases) == 2 * len(set(factors.values())) >= 4
+    # Every factor was crossed both ways, and the burn stopped three times.
+    assert len(cases) == 2 * len(set(factors.values())) + 3 >= 7
 
 
 # -- OpenSLO: list files, empty fields, exit codes, several values, thresholdMetric ---------
