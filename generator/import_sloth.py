@@ -94,6 +94,14 @@ def convert(
             return [], notes
         period, tiers = converted
     specs: list[dict[str, Any]] = []
+    if docs and all(_is_windows(doc) for doc in docs):
+        notes.append(
+            imports.note(
+                docs[0],
+                ("kind",),
+                "only AlertWindows here: import the Sloth specs with --windows and this file",
+            )
+        )
     for doc in docs:
         if _is_windows(doc):
             continue

@@ -618,3 +618,20 @@ def test_sloth_series_leave_promspec_overview_and_alerts_alone(tmp_path: Path) -
         text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_alert_windows_in_the_spec_file_or_alone(tmp_path: Path) -> None:
+    windows = (ROOT / SLOTH / "windows" / "7d.yaml").read_text()
+    both = tmp_path / "both.yaml"
+    both.write_text(windows + "---\n" + (ROOT / SLOTH / "no-alerts.yml").read_text())
+    result = run_cli("import", "sloth", str(both))
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["slos"][0]["period"] == "7d"
+    alone = SLOTH / "windows" / "7d.yaml"
+    result = run_cli("import", "sloth", str(alone))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"note: {alone}:3:7: kind: only AlertWindows here: import the Sloth specs with "
+        "--windows and this file",
+        f"promspec: nothing in {alone} could be imported as Sloth prometheus/v1",
+    ]
