@@ -635,3 +635,26 @@ def test_alert_windows_in_the_spec_file_or_alone(tmp_path: Path) -> None:
         "--windows and this file",
         f"promspec: nothing in {alone} could be imported as Sloth prometheus/v1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("errors", "total", "why"),
+    [
+        ("sum(rate(a_count[5m])) - sum(rate(b_bucket{le=\"1\"}[5m]))", "sum(rate(a_count[5m]))",
+         "a_count and b_bucket are not the same histogram"),
+        ("sum(rate(a_count[5m])) - sum(rate(a_bucket{le=\"+Inf\"}[5m]))", "sum(rate(a_count[5m]))",
+         "not a finite bucket boundary"),
+        ("sum(rate(a_count[5m])) - sum(rate(a_bucket{le=~\"0.5\"}[5m]))", "sum(rate(a_count[5m]))",
+         "exactly one le=\"<seconds>\" matcher"),
+        ("sum(rate(a_count{x=\"1\"}[5m])) - sum(rate(a_bucket{le=\"1\"}[5m]))",
+         "sum(rate(a_count{x=\"1\"}[5m]))", "the _count and the _bucket select different series"),
+        ("sum(rate(a_count[5m])) - sum(rate(a_bucket{le=\"1\"}[5m]))",
+         "sum(rate(a_count{x=\"1\"}[5m]))", "total_query is not the rate of a_count"),
+        ("sum(rate(a_count[5m])) / sum(rate(a_bucket{le=\"1\"}[5m]))", "sum(rate(a_count[5m]))",
+         "neither one counter's rate nor a histogram's _count less a bucket"),
+    ],
+)  # fmt: skip
+def test_latency_queries_not_carried(errors: str, total: str, why: str) -> None:
+    with pytest.raises(imports.NotCarried) as info:
+        imports.reduce_latency_query(errors, total)
+    assert why in str(info.value)
