@@ -36,9 +36,11 @@ def test_imported_spec_compiles_with_promtool(tool: str, name: str, tmp_path: Pa
     specs = tmp_path / "specs"
     result = run_cli("import", tool, str(IMPORT / f"{name}.yaml"), "--out", str(specs / "x.yaml"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(
+    notes = (IMPORT / f"{name}.notes.txt").read_text().splitlines()[:-1]
+    assert result.stdout == (
         f"promspec: 1 services ({len(_slos(IMPORT / f'{name}.expected.yaml'))} SLOs) "
         f"imported from tests/fixtures/import/{name}.yaml into {specs / 'x.yaml'}, with "
+        f"{len(notes)} notes on what differs (above; --strict makes them errors)\n"
     )
     (specs / "_defaults.yaml").write_text(DEFAULTS)
     compiled = pipeline.compile_specs([specs])
