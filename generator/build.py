@@ -154,6 +154,7 @@ class Builder:
             expiry=tuple(expiry),
             absence=tuple(absence),
             grafana_url=data.get("grafana_url") or d.get("grafana_url", ""),
+            compat_sloth=bool(merge(d.get("compat", {}), data.get("compat", {})).get("sloth")),
         )
 
     def _service_selector(self, raw: Any) -> tuple[promql.Matcher, ...]:

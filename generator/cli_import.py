@@ -19,6 +19,11 @@ from generator.load import Document, display_path, load_file
 Converter = Callable[[list[Document]], tuple[list[dict[str, Any]], list[Problem]]]
 
 FILE_ARG = click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+STRICT_OPT = click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat every note (a difference from the source) as an error: exit 1, write nothing.",
+)
 OUT_FILE_OPT = click.option(
     "--out",
     "out",
@@ -36,8 +41,24 @@ def import_group() -> None:
     """
 
 
-def _run(convert: Converter, what: str, source: Path, out: Path | None, reporter: Reporter) -> None:
+def _run(
+    convert: Converter,
+    what: str,
+    source: Path,
+    out: Path | None,
+    reporter: Reporter,
+    strict: bool,
+) -> None:
     specs, notes = convert(load_file(source))
+    if strict and notes:
+        for problem in notes:
+            reporter.problem(problem)
+        noun = "difference" if len(notes) == 1 else "differences"
+        reporter.finish(
+            EXIT_INVALID,
+            f"promspec: {len(notes)} {noun} from {display_path(source)} (--strict); "
+            "nothing was written",
+        )
     for problem in notes:
         reporter.note(problem)
     if not specs:
@@ -49,9 +70,15 @@ def _run(convert: Converter, what: str, source: Path, out: Path | None, reporter
         click.echo(text, nl=False)
     elif out is not None:
         _write(out, text)
+    noted = ""
+    if notes:
+        noun = "note" if len(notes) == 1 else "notes"
+        noted = f", with {len(notes)} {noun} on what differs (above; --strict makes them errors)"
+    slos = sum(len(s.get("slos", [])) for s in specs)
     reporter.summary(
-        f"promspec: {len(specs)} services imported from {display_path(source)}"
-        + (f" into {out}" if out else ""),
+        f"promspec: {len(specs)} services ({slos} SLOs) imported from {display_path(source)}"
+        + (f" into {out}" if out else "")
+        + noted,
         to_stderr=out is None,
         services=[s["service"] for s in specs],
         **({"spec": text} if out is None else {"out": str(out)}),
@@ -67,19 +94,43 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+WINDOWS_OPT = click.option(
+    "--windows",
+    "windows",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Sloth AlertWindows file (sloth's --slo-period-windows-path): its period and "
+    "windows become the SLOs' period and burn tiers. Repeatable.",
+)
+
+
 @import_group.command(name="sloth")
 @FILE_ARG
 @OUT_FILE_OPT
+@WINDOWS_OPT
+@STRICT_OPT
 @habits
-def sloth(source: Path, out: Path | None, reporter: Reporter) -> None:
-    """Convert a Sloth prometheus/v1 spec (or PrometheusServiceLevel) FILE."""
-    _run(import_sloth.convert, "Sloth prometheus/v1", source, out, reporter)
+def sloth(
+    source: Path, out: Path | None, windows: tuple[Path, ...], strict: bool, reporter: Reporter
+) -> None:
+    """Convert a Sloth prometheus/v1 spec (or PrometheusServiceLevel) FILE.
+
+    AlertWindows documents in FILE or in --windows files set the period and windows.
+    The imported specs set compat.sloth, so Sloth's dashboards keep their series.
+    """
+    catalogue = [doc for path in windows for doc in load_file(path)]
+
+    def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
+        return import_sloth.convert(docs, catalogue)
+
+    _run(convert, "Sloth prometheus/v1", source, out, reporter, strict)
 
 
 @import_group.command(name="openslo")
 @FILE_ARG
 @OUT_FILE_OPT
+@STRICT_OPT
 @habits
-def openslo(source: Path, out: Path | None, reporter: Reporter) -> None:
+def openslo(source: Path, out: Path | None, strict: bool, reporter: Reporter) -> None:
     """Convert OpenSLO v1 SLO/SLI/Service documents in FILE (Prometheus ratio metrics)."""
-    _run(import_openslo.convert, "OpenSLO v1", source, out, reporter)
+    _run(import_openslo.convert, "OpenSLO v1", source, out, reporter, strict)

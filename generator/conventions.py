@@ -50,6 +50,27 @@ OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 ERROR_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 
+# compat.sloth: the series and labels Sloth's Grafana dashboards read, recorded from
+# promspec's own series (templates/rules_sloth.yml.j2). Sloth's error ratios keep the name
+# error_ratio(window) with the sloth labels and without service and slo, so promspec's
+# selectors ({service=..., slo=...}) never match them.
+SLOTH_CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
+SLOTH_PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
+SLOTH_PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+SLOTH_TIME_PERIOD_DAYS = "slo:time_period:days"
+SLOTH_INFO = "sloth_slo_info"
+SLOTH_SERVICE_LABEL = "sloth_service"
+SLOTH_SLO_LABEL = "sloth_slo"
+SLOTH_ID_LABEL = "sloth_id"
+SLOTH_WINDOW_LABEL = "sloth_window"
+SLOTH_OBJECTIVE_LABEL = "sloth_objective"
+
+
+def sloth_id(service: str, slo: str) -> str:
+    """Sloth's id of an SLO: '<service>-<slo>'."""
+    return f"{service}-{slo}"
+
+
 # Capacity, freshness and expiry series, labelled with CHECK_LABEL.
 CAPACITY_USAGE = "capacity:usage:value"
 CAPACITY_LIMIT = "capacity:limit:value"

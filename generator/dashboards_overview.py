@@ -23,6 +23,10 @@ from generator.model import Service
 from generator.plan import SLOPlan
 
 KEYS = f"{n.SERVICE_LABEL}, {n.SLO_LABEL}"
+# promspec's own series only: copies without a service label (compat.sloth's, or Sloth's
+# own rules running beside promspec's) would meet in one empty key and break `on (KEYS)`.
+OWN = f'{{{n.SERVICE_LABEL}!=""}}'
+
 COLUMNS = {  # refId -> column title, in table order
     "A": "Objective",
     "B": "SLI over the period",
@@ -48,7 +52,7 @@ def _fast_burn(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan
         }
     )
     return " or ".join(
-        f"max by ({KEYS}) ({n.error_ratio(w)} / on ({KEYS}) group_left {n.ERROR_BUDGET})"
+        f"max by ({KEYS}) ({n.error_ratio(w)}{OWN} / on ({KEYS}) group_left {n.ERROR_BUDGET}{OWN})"
         for w in windows
     )
 
@@ -75,11 +79,11 @@ def _steps_json(steps: db.ThresholdsConfig) -> Any:
 
 def overview_dashboard(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan]]) -> str:
     queries = {
-        "A": f"max by ({KEYS}) ({n.OBJECTIVE})",
+        "A": f"max by ({KEYS}) ({n.OBJECTIVE}{OWN})",
         # The period's SLI from what the period rules record: remaining = 1 - ratio / budget.
-        "B": f"1 - (1 - min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING}))"
-        f" * on ({KEYS}) max by ({KEYS}) ({n.ERROR_BUDGET})",
-        "C": f"min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING})",
+        "B": f"1 - (1 - min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING}{OWN}))"
+        f" * on ({KEYS}) max by ({KEYS}) ({n.ERROR_BUDGET}{OWN})",
+        "C": f"min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING}{OWN})",
         "D": _fast_burn(services, plans),
     }
     panel = (

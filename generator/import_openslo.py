@@ -23,8 +23,23 @@ SCHEMA = "import-openslo.schema.json"
 KINDS = ("SLO", "SLI", "Service")  # the kinds read; each has its definition in SCHEMA
 
 
+def expand(docs: list[Document]) -> list[Document]:
+    """A document holding a YAML list of documents (as `kubectl get -o yaml` or the OpenSLO
+    SDKs write them) counts as those documents, each at its own lines."""
+    out: list[Document] = []
+    for doc in docs:
+        if not isinstance(doc.data, list):
+            out.append(doc)
+            continue
+        for i, item in enumerate(doc.data):
+            positions = {p[1:]: v for p, v in doc.positions.items() if p and p[0] == i}
+            out.append(Document(doc.file, doc.index, item, positions))
+    return out
+
+
 def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
     notes: list[Problem] = []
+    docs = expand(docs)
     slis: dict[str, tuple[Document, tuple[str | int, ...], dict[str, Any]]] = {}
     descriptions: dict[str, str] = {}
     slos: list[Document] = []
@@ -67,17 +82,32 @@ def convert(docs: list[Document]) -> tuple[list[dict[str, Any]], list[Problem]]:
     for name in sorted(services):
         spec = services[name]
         if name in descriptions:
-            spec = {
-                **{k: spec[k] for k in ("version", "service")},
-                "description": descriptions[name],
-                **{k: v for k, v in spec.items() if k not in ("version", "service")},
-            }
-        specs.append(spec)
+            spec["description"] = descriptions[name]
+        order = ("version", "service", "description", "team")  # as docs/spec.md writes them
+        specs.append({k: spec[k] for k in (*order, *spec) if k in spec})
     return specs, notes
 
 
-def _team(labels: Any) -> str | None:
-    value = (labels or {}).get("team") if isinstance(labels, dict) else None
+def _team(doc: Document, labels: Any, slo_name: str, notes: list[Problem]) -> str | None:
+    """The team label; a label of several values is noted (promspec labels take one)."""
+    labels = labels if isinstance(labels, dict) else {}
+    for label, value in labels.items():
+        if isinstance(value, list) and len(value) > 1:
+            shown = ", ".join(str(v) for v in value)
+            what = (
+                "promspec routes each service to one team: set team"
+                if label == "team"
+                else "promspec labels take one value: set it under labels"
+            )
+            notes.append(
+                imports.note(
+                    doc,
+                    ("metadata", "labels", label),
+                    f"SLO '{slo_name}': label {label} has several values ({shown}); "
+                    f"not carried over: {what}",
+                )
+            )
+    value = labels.get("team")
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     return imports.name(value) if isinstance(value, str) else None
@@ -99,10 +129,6 @@ def _slo(
     if name.startswith(service + "-"):
         name = name[len(service) + 1 :]
     slo_name = meta.get("name")
-    target = services.setdefault(service, {"version": "promspec/v1", "service": service})
-    team = _team(meta.get("labels"))
-    if team and "team" not in target:
-        target["team"] = team
     # The indicator: inline, or a reference to an SLI document.
     sli_path: tuple[str | int, ...]
     if "indicator" in spec:
@@ -118,23 +144,30 @@ def _slo(
             )
         )
         return
-    indicator = _ratio(sli_doc, sli_path, (sli.get("spec") or {}), str(slo_name), notes)
-    if indicator is None:
-        return
+    sli_spec = sli.get("spec") or {}
+    if "thresholdMetric" in sli_spec:
+        latency = _threshold(sli_doc, sli_path, sli_spec, doc, spec, str(slo_name), notes)
+        if latency is None:
+            return
+        group_by, indicator, objective = latency
+    else:
+        ratio = _ratio(sli_doc, sli_path, sli_spec, str(slo_name), notes)
+        if ratio is None:
+            return
+        group_by, indicator = ratio[0], {"ratio": ratio[1]}
+        objective = _objective(doc, spec, str(slo_name), notes)
+        if objective is None:
+            return
     out: dict[str, Any] = {"name": name}
     if spec.get("description"):
         out["description"] = str(spec["description"])
-    objective = _objective(doc, spec, str(slo_name), notes)
-    if objective is None:
-        return
     out["objective"] = objective
     period = _period(doc, spec, str(slo_name), notes)
     if period:
         out["period"] = period
-    group_by, ratio = indicator
     if group_by:
         out["group_by"] = list(group_by)
-    out["indicator"] = {"ratio": ratio}
+    out["indicator"] = indicator
     if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
         notes.append(
             imports.note(
@@ -155,7 +188,87 @@ def _slo(
                 "multiwindow burn-rate alerts (tune them under alerting)",
             )
         )
+    target = services.setdefault(service, {"version": "promspec/v1", "service": service})
+    team = _team(doc, meta.get("labels"), str(slo_name), notes)
+    if team and "team" not in target:
+        target["team"] = team
     target.setdefault("slos", []).append(out)
+
+
+def _threshold(
+    sli_doc: Document,
+    sli_path: tuple[str | int, ...],
+    sli: dict[str, Any],
+    doc: Document,
+    spec: dict[str, Any],
+    slo_name: str,
+    notes: list[Problem],
+) -> tuple[tuple[str, ...], dict[str, Any], float | int] | None:
+    """A thresholdMetric promspec can express: a histogram's quantile kept under a latency
+    (op lt or lte, value in seconds) is that share of requests within the latency."""
+    where = (*sli_path, "thresholdMetric", "metricSource")
+    source = (sli.get("thresholdMetric") or {}).get("metricSource") or {}
+    if str(source.get("type", "")).lower() != "prometheus":
+        notes.append(
+            imports.note(
+                sli_doc,
+                (*where, "type"),
+                f"SLO '{slo_name}' skipped: metric source {source.get('type')!r} is not Prometheus",
+            )
+        )
+        return None
+    try:
+        latency, quantile = imports.reduce_quantile_query(
+            str((source.get("spec") or {}).get("query"))
+        )
+    except imports.NotCarried as exc:
+        notes.append(
+            imports.note(
+                sli_doc,
+                (*where, "spec", "query"),
+                f"SLO '{slo_name}' skipped: a thresholdMetric is carried over only as a "
+                f"histogram_quantile of a histogram's buckets (indicator.latency), and {exc}",
+            )
+        )
+        return None
+    objectives = spec.get("objectives") or []
+    first = objectives[0] if objectives and isinstance(objectives[0], dict) else {}
+    op, value = first.get("op"), first.get("value")
+    if op not in ("lt", "lte") or not isinstance(value, int | float) or value <= 0:
+        notes.append(
+            imports.note(
+                doc,
+                ("spec", "objectives", 0),
+                f"SLO '{slo_name}' skipped: a latency objective needs op lt or lte and a "
+                "value (the latency in seconds)",
+            )
+        )
+        return None
+    objective = imports.percent(quantile * 100)
+    level = imports.percent(float(value))
+    target = first.get("target", first.get("targetPercent"))
+    notes.append(
+        imports.note(
+            doc,
+            ("spec", "objectives", 0),
+            f"SLO '{slo_name}' becomes indicator.latency: {objective}% of requests within "
+            f"{level}s (the quantile and value), not the target {target} of good data "
+            f"points; buckets list only {level}: add the histogram's other boundaries",
+        )
+    )
+    if len(objectives) > 1:
+        notes.append(
+            imports.note(
+                doc,
+                ("spec", "objectives", 1),
+                f"SLO '{slo_name}': only the first objective is carried over; promspec has "
+                "one per SLO (add another SLO for the others)",
+            )
+        )
+    indicator = {
+        "latency": {"histogram": latency.histogram, "threshold": level, "buckets": [level]}
+    }
+    return latency.group_by, indicator, objective
 
 
 def _ratio(
@@ -167,7 +280,7 @@ def _ratio(
 ) -> tuple[tuple[str, ...], dict[str, str]] | None:
     ratio = sli.get("ratioMetric")
     if not isinstance(ratio, dict):
-        kind = "a thresholdMetric" if "thresholdMetric" in sli else "no ratioMetric"
+        kind = "no ratioMetric or thresholdMetric"
         notes.append(
             imports.note(
                 doc,

@@ -45,15 +45,88 @@ class Reduced:
 def reduce_counter_query(text: str, window_placeholder: str | None = None) -> Reduced:
     """`sum(rate(x{a="b"}[5m]))`, `rate(x[1m])`, `sum by (route) (increase(...))` or a bare
     counter selector -> the selector (and the `by` labels)."""
+    metric, matchers, group_by = _counter(_parse(text, window_placeholder))
+    return Reduced(promql.selector_text(metric, matchers), group_by)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A latency SLI as promspec's indicator.latency reads it."""
+
+    histogram: str  # base name with matchers, without _bucket / _count
+    threshold: float  # seconds: the `le` of the bucket counted as good
+    group_by: tuple[str, ...] = ()
+
+
+def reduce_latency_query(errors: str, total: str, window_placeholder: str | None = None) -> Latency:
+    """Slow events written the usual way, `sum(rate(h_count[w])) - sum(rate(h_bucket{le="0.4"}
+    [w]))` out of `sum(rate(h_count[w]))`: the histogram h and the threshold 0.4."""
+    expr = _unwrap(_parse(errors, window_placeholder))
+    if not isinstance(expr, pp.BinaryExpr) or str(expr.op) != "-" or expr.modifier is not None:
+        raise NotCarried("it is neither one counter's rate nor a histogram's _count less a bucket")
+    count, count_matchers, group_by = _counter(expr.lhs)
+    bucket, bucket_matchers, bucket_by = _counter(expr.rhs)
+    if not count.endswith("_count") or not bucket.endswith("_bucket"):
+        raise NotCarried("a latency SLI subtracts a histogram's _bucket from its _count")
+    base = count.removesuffix("_count")
+    if bucket.removesuffix("_bucket") != base:
+        raise NotCarried(f"{count} and {bucket} are not the same histogram")
+    le = [m for m in bucket_matchers if m.name == "le"]
+    if len(le) != 1 or le[0].op != "=":
+        raise NotCarried('the bucket needs exactly one le="<seconds>" matcher')
+    try:
+        threshold = float(le[0].value)
+    except ValueError:
+        raise NotCarried(f'le="{le[0].value}" is not a number of seconds') from None
+    if not 0 < threshold < float("inf"):
+        raise NotCarried(f'le="{le[0].value}" is not a finite bucket boundary')
+    others = tuple(m for m in bucket_matchers if m.name != "le")
+    if set(others) != set(count_matchers) or bucket_by != group_by:
+        raise NotCarried("the _count and the _bucket select different series")
+    total_metric, total_matchers, total_by = _counter(_parse(total, window_placeholder))
+    if total_metric != count or set(total_matchers) != set(count_matchers) or total_by != group_by:
+        raise NotCarried(f"total_query is not the rate of {count} that error_query starts from")
+    return Latency(promql.selector_text(base, count_matchers), threshold, group_by)
+
+
+def reduce_quantile_query(text: str) -> tuple[Latency, float]:
+    """`histogram_quantile(0.99, sum by (le) (rate(h_bucket{...}[5m])))` -> the histogram h
+    (threshold left 0: the level comes from elsewhere) and the quantile 0.99."""
+    expr = _unwrap(_parse(text, None))
+    if not isinstance(expr, pp.Call) or expr.func.name != "histogram_quantile":
+        raise NotCarried("it is not histogram_quantile(...) over a histogram's buckets")
+    quantile = _unwrap(expr.args[0])
+    if not isinstance(quantile, pp.NumberLiteral) or not 0 < quantile.val < 1:
+        raise NotCarried("the quantile is not a number between 0 and 1")
+    metric, matchers, group_by = _counter(expr.args[1])
+    if not metric.endswith("_bucket") or "le" not in group_by:
+        raise NotCarried("the quantile is not taken over a _bucket series summed by le")
+    if any(m.name == "le" for m in matchers):
+        raise NotCarried("the buckets are selected by le")
+    base = metric.removesuffix("_bucket")
+    kept = tuple(label for label in group_by if label != "le")
+    return Latency(promql.selector_text(base, matchers), 0.0, kept), float(quantile.val)
+
+
+def _parse(text: str, window_placeholder: str | None) -> Any:
     if window_placeholder:
         text = re.sub(window_placeholder, "5m", text)
     try:
-        expr = promql.parse(text)
+        return promql.parse(text)
     except promql.PromQLError as exc:
         raise NotCarried(str(exc)) from exc
-    group_by: tuple[str, ...] = ()
+
+
+def _unwrap(expr: Any) -> Any:
     while isinstance(expr, pp.ParenExpr):
         expr = expr.expr
+    return expr
+
+
+def _counter(expr: Any) -> tuple[str, tuple[promql.Matcher, ...], tuple[str, ...]]:
+    """A parsed counter query: its metric, matchers and `sum by` labels."""
+    group_by: tuple[str, ...] = ()
+    expr = _unwrap(expr)
     if isinstance(expr, pp.AggregateExpr):
         op = str(expr.op).lower()
         if op != "sum" or expr.param is not None:
@@ -62,9 +135,7 @@ def reduce_counter_query(text: str, window_placeholder: str | None = None) -> Re
             if "without" in str(expr.modifier):
                 raise NotCarried("'sum without' keeps labels promspec cannot list; use 'sum by'")
             group_by = tuple(expr.modifier.labels)
-        expr = expr.expr
-        while isinstance(expr, pp.ParenExpr):
-            expr = expr.expr
+        expr = _unwrap(expr.expr)
     if isinstance(expr, pp.Call):
         name = expr.func.name
         if name not in _RATE_FUNCTIONS or not isinstance(expr.args[0], pp.MatrixSelector):
@@ -79,8 +150,11 @@ def reduce_counter_query(text: str, window_placeholder: str | None = None) -> Re
         raise NotCarried("offset and '@' modifiers cannot be carried over")
     if not expr.name:
         raise NotCarried("the selector has no metric name")
-    matchers = promql.matchers_of(expr)
-    return Reduced(promql.selector_text(expr.name, matchers), group_by)
+    try:
+        matchers = promql.matchers_of(expr)
+    except promql.PromQLError as exc:
+        raise NotCarried(str(exc)) from exc
+    return expr.name, matchers, group_by
 
 
 def name(text: str) -> str:

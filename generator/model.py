@@ -210,6 +210,8 @@ class Service:
     expiry: tuple[Expiry, ...] = ()
     absence: tuple[Absence, ...] = ()
     grafana_url: str = ""  # alerts link their dashboard panel when set
+    # compat.sloth: also record the series Sloth's dashboards read (rules_sloth.yml.j2).
+    compat_sloth: bool = False
 
     def runbook(self, alert: str, own: str = "") -> str:
         return own or f"{self.runbook_base_url.rstrip('/')}/{alert}"

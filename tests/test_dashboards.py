@@ -263,8 +263,8 @@ def test_overview_lists_every_slo_worst_budget_first(out: Path) -> None:
     fast = table["targets"][3]["expr"]
     # every fixture SLO's fastest tier has a 1h long window: one term serves them all
     assert fast == (
-        "max by (service, slo) "
-        "(slo:sli_error:ratio_rate1h / on (service, slo) group_left slo:error_budget:ratio)"
+        'max by (service, slo) (slo:sli_error:ratio_rate1h{service!=""} '
+        '/ on (service, slo) group_left slo:error_budget:ratio{service!=""})'
     )
     overridden = {o["matcher"]["options"] for o in table["fieldConfig"]["overrides"]}
     assert overridden == set(renames.values()) - {"Service", "SLO"}
