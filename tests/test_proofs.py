@@ -573,3 +573,74 @@ def test_traffic_stopped_is_proven_to_fire_without_events_and_stay_silent_with_t
     result = run_cli("test", str(specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "alertname: AGTrafficStopped, time: 11m" in result.stdout
+
+
+BUDGET_SPEC = """\
+version: promspec/v1
+service: b
+team: b
+runbook_base_url: https://runbooks.example.com/b
+slos:
+  - name: g
+    objective: 99
+    period: 7d
+    indicator:
+      ratio:
+        errors: http_requests_total{code="500"}
+        total: http_requests_total
+"""
+
+
+@pytest.mark.parametrize(
+    ("burn", "silent", "firing"),
+    [
+        # 3x the sustainable burn from the first sample: a third of the 7d period (56h)
+        # spends the whole budget; not an hour of history (the ratio alone said 300%).
+        (3, ["1h", "55h"], "57h"),
+        # 1x spends it exactly over the period: never exhausted before the period is over.
+        (1, ["1h", "3d", "6d23h"], None),
+    ],
+)
+def test_budget_exhausted_counts_the_whole_period(
+    burn: int, silent: list[str], firing: str | None, tmp_path: Path
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "b.yaml").write_text(BUDGET_SPEC)
+    result = run_cli("generate", str(specs), "--out", str(tmp_path / "out"), "--no-cache")
+    assert result.returncode == 0, result.stderr
+    alert = 'ALERTS{alertname="BGErrorBudgetExhausted",alertstate="firing"}'
+    checks = [{"expr": alert, "eval_time": t, "exp_samples": []} for t in silent]
+    if firing:
+        labels = 'service="b",severity="warning",slo="g",team="b"'
+        full = f'ALERTS{{alertname="BGErrorBudgetExhausted",alertstate="firing",{labels}}}'
+        checks.append(
+            {"expr": alert, "eval_time": firing, "exp_samples": [{"labels": full, "value": 1}]}
+        )
+    # 300 requests every 5m, 1% of them failing per 1x of burn (objective 99%).
+    failed = 3 * burn
+    test = {
+        "rule_files": ["out/prometheus/b.rules.yml"],
+        "evaluation_interval": "5m",
+        "tests": [
+            {
+                "interval": "5m",
+                "input_series": [
+                    {
+                        "series": 'http_requests_total{code="200"}',
+                        "values": f"0+{300 - failed}x2050",
+                    },
+                    {"series": 'http_requests_total{code="500"}', "values": f"0+{failed}x2050"},
+                ],
+                "promql_expr_test": checks,
+            }
+        ],
+    }
+    (tmp_path / "budget.test.yml").write_text(yaml.safe_dump(test))
+    done = subprocess.run(
+        ["promtool", "test", "rules", "budget.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
