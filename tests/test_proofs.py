@@ -332,9 +332,9 @@ EDGE_CASES = [
         one_slo_spec(alerting="page_fast: {budget_percent: 2, long_window: 1d}"),
         {
             "long": [
-                "ticket_slow fires within 2 days 10 hours of a 1.3x burn (math: 2 days 10 hours)",
-                "page_fast fires within 19 hours 24 minutes of a 0.75x burn "
-                "(math: 19 hours 14 minutes)",
+                "ticket_slow fires within 2 days 7 hours of a 1.3x burn (math: 2 days 7 hours)",
+                "page_fast fires within 19 hours 22 minutes of a 0.75x burn "
+                "(math: 19 hours 12 minutes)",
             ]
         },
         id="another-tier-on-a-rounding-edge",
