@@ -240,13 +240,14 @@ def markdown(services: list[Service], plans: dict[str, list[plan.SLOPlan]]) -> s
         "",
         "## Burn tiers: no `for` by default",
         "",
-        "A burn that crosses a tier's threshold has spent that tier's share of the budget "
-        "(2% in 1h for page_fast), and its short window stays above the line for a while "
-        "after the burn stops: that is the guard against alerting on what is already over, "
-        "and the reason the alert resets soon after. A `for` adds nothing to it and delays "
-        "every alert by its whole length. So no built-in tier has one, as in the SRE "
-        "workbook and Sloth; a spec may still set one per tier, and the tables below show "
-        'it under "and over".',
+        "The short window is the reset guard: while the burn goes on it stays above the "
+        "line with the long window, and once the burn stops it falls below within its "
+        "length (5m for page_fast), so the alert resolves instead of firing on for the rest "
+        "of the long window. A `for` on top delays every alert by its whole length, and "
+        "what it could suppress (a condition true for less than the `for`) is a burn that "
+        "has already spent the tier's share of the budget (2% in 1h for page_fast): a real "
+        "alert. So no built-in tier has one, as in the SRE workbook and Sloth; a spec may "
+        'still set one per tier, and the tables below show it under "and over".',
         "",
         *tier_defaults(),
         "",
