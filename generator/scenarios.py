@@ -2,10 +2,11 @@
 
 Pure: from a service's plans and its rendered rules to test data (generator/proofdata.py).
 Every expectation comes from the model in generator/promsim.py, and the designer checks
-the model against the plan's math before it writes anything: a tier must not fire before
-`detection_time` and must fire within one base window (5m, the base's ramp) and one
-evaluation after it. Two files per service, because promtool evaluates every rule group
-at the file's `evaluation_interval`:
+the model against the plan's math before it writes anything: a tier must be silent at the
+last evaluation before `detection_time` and firing at the first one after it (windows
+count exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
+windows count a few samples more, see SLOScenarios.fire_window). Two files per service,
+because promtool evaluates every rule group at the file's `evaluation_interval`:
   fast (1m): page tiers, budget, no-data and zero-traffic scenarios;
   long (5m): tiers with windows over 6h, whose scenarios span days.
 The rules read nothing at offsets that are not multiples of 5m, so any step dividing 5m
@@ -261,12 +262,10 @@ class SLOScenarios:
         detect = tp.detection_time(ratio, budget)
         assert detect is not None
         onset = tier.long_window
-        lag = BASE_WINDOW_SECONDS + self.step
-        end = onset + detect + lag + 10 * self.step
+        quiet_k, fire_k = self.fire_window(tp, onset, detect)
+        end = (fire_k + 10) * self.step
         shape = Shape.steps(self.step, (onset, 0.0), (end - onset, ratio))
         states = promsim.tier_states(self.plan, self.model(shape))
-        quiet_k = tick_at_or_after(onset + detect, self.step) - 1
-        fire_k = tick_at_or_after(onset + detect + lag, self.step)
         first = next((k for k, f in enumerate(states[i].firing) if f), None)
         if first is None or not quiet_k < first <= fire_k:
             raise DesignError(
@@ -276,8 +275,8 @@ class SLOScenarios:
         burn = format_number(round(ratio / budget, 4))
         return Scenario(
             self.name(
-                f"{tier.key} fires within {human_duration(detect + lag)} of a {burn}x burn "
-                f"(math: {human_duration(detect)})"
+                f"{tier.key} fires within {human_duration(fire_k * self.step - onset)} of a "
+                f"{burn}x burn (math: {human_duration(detect)})"
             ),
             self.step,
             self.inputs(shape),
@@ -297,29 +296,69 @@ class SLOScenarios:
         return _first_stable(self._outage, OUTAGE_SHARES, f"an outage of {self.burn_alert}")
 
     def _outage(self, share: float) -> Scenario:
+        """Each tier silent at the last evaluation before the math lets it fire and firing
+        at the first one after (plus its `for`): the window is one step wide, so the test
+        proves the detection time, not merely an upper bound on it.
+
+        Failures start right after the onset tick; the counters at tick k hold every
+        failure up to k * step, so the first sample with failures is the onset's next
+        tick and carries one step of them (a scrape interval's worth, as in Prometheus)."""
         onset = max(tp.tier.long_window for tp in self.tiers)
         budget = self.plan.error_budget
-        lag = BASE_WINDOW_SECONDS + self.step
-        fire_at = {}
+        windows = {}
         for tp in self.tiers:
             detect = tp.detection_time(share, budget)
             assert detect is not None
-            fire_at[self.plan.tiers.index(tp)] = tick_at_or_after(onset + detect + lag, self.step)
-        end = max(fire_at.values()) * self.step + self.step
+            windows[self.plan.tiers.index(tp)] = (detect, *self.fire_window(tp, onset, detect))
+        end = max(fire for _, _, fire in windows.values()) * self.step + self.step
         shape = Shape.steps(self.step, (onset, 0.0), (end - onset, share))
         states = promsim.tier_states(self.plan, self.model(shape))
         checks = []
-        for i, k in sorted(fire_at.items(), key=lambda item: item[1]):
-            if not states[i].firing[k]:
+        timing = []
+        for i, (detect, quiet, fire) in sorted(windows.items(), key=lambda item: item[1][2]):
+            key = self.plan.tiers[i].tier.key
+            if states[i].firing[quiet] or not states[i].firing[fire]:
+                first = next((k for k, f in enumerate(states[i].firing) if f), None)
                 raise DesignError(
-                    f"{self.burn_alert} {self.plan.tiers[i].tier.key}: no outage page"
+                    f"{self.burn_alert} {key}: the model pages a total outage at tick "
+                    f"{first}, the math says after tick {quiet} and by tick {fire}"
                 )
-            checks.append(self.stable_burn_check(k, states, i, None))
-        keys = ", ".join(tp.tier.key for tp in self.tiers)
+            checks.append(self.stable_burn_check(quiet, states, None, i))
+            checks.append(self.stable_burn_check(fire, states, i, None))
+            timing.append(
+                f"{key} by {format_duration(fire * self.step - onset)} "
+                f"(math: {format_duration(round(detect))})"
+            )
         what = "total outage" if share == 1.0 else f"outage ({format_number(share * 100)}% failing)"
         return Scenario(
-            self.name(f"{what} fires {keys}"), self.step, self.inputs(shape), tuple(checks)
+            self.name(f"{what} fires {', '.join(timing)}"),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
         )
+
+    def fire_window(self, tp: TierPlan, onset: float, detect: float) -> tuple[int, int]:
+        """(last tick the tier must be silent, first tick it must fire) for a constant
+        burn from `onset` that the math detects after `detect` seconds, `for` included.
+
+        Exact windows make the long window's ratio cross the threshold `detect - for`
+        after the onset; the comparison is strict, so a crossing on a tick is left open
+        (silent the tick before, firing the tick after). Then `for` whole ticks.
+
+        A gauge SLI counts samples, and each 5m copy of a window counts the samples at
+        both ends of its range: n + 1 per 5m for n steps, so a gauge's window crosses up
+        to (n + 1) / n times later. It must still be silent before the math allows."""
+        rise = detect - tp.tier.for_
+        cross = (onset + rise) / self.step
+        on_tick = abs(cross - round(cross)) < 1e-9
+        quiet = round(cross) - 1 if on_tick else math.ceil(cross) - 1
+        if isinstance(self.slo.indicator, GaugeIndicator):
+            n = BASE_WINDOW_SECONDS / self.step
+            cross = (onset + rise * (n + 1) / n) / self.step
+            on_tick = abs(cross - round(cross)) < 1e-9
+        fire = round(cross) + 1 if on_tick else math.ceil(cross)
+        hold = tick_at_or_after(tp.tier.for_, self.step)
+        return quiet + hold, fire + hold
 
     def steady(self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]) -> Scenario:
         """A constant burn from the start, checked across every long window and `for`."""

@@ -78,19 +78,24 @@ class Exporter(MetricsEndpoint):
     """/metrics with request counters: `rate` events/s, of which `bad_share` fail; and
     gauges the test can set while it runs (`set_gauge`)."""
 
-    def __init__(self, metric: str, labels: dict[str, str], rate: float = 100.0) -> None:
+    def __init__(
+        self, metric: str, labels: dict[str, str], rate: float = 100.0, good: float = 0.0
+    ) -> None:
+        """`good`: the ok counter's value now, to continue a backfilled history."""
         super().__init__()
         self.metric, self.labels, self.rate = metric, labels, rate
         self.bad_share = 0.0
         self.gauges: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._good = self._bad = 0.0
+        self._good, self._bad = good, 0.0
         self._last = time.monotonic()
+        self.failing_since: float | None = None  # wall clock of the last set_bad_share > 0
 
     def set_bad_share(self, share: float) -> None:
         with self._lock:
             self._advance()
             self.bad_share = share
+            self.failing_since = time.time() if share else None
 
     def set_gauge(self, name: str, value: float) -> None:
         with self._lock:
@@ -118,6 +123,32 @@ class Exporter(MetricsEndpoint):
         for name, value in gauges:
             lines += [f"# TYPE {name} gauge", f"{name}{{{base}}} {value!r}"]
         return "\n".join(lines) + "\n"
+
+
+def backfill(data_dir: Path, samples: dict[str, list[tuple[float, float]]]) -> None:
+    """Write history into a TSDB directory before a server starts on it: {series text:
+    [(unix seconds, value), ...]} through `promtool tsdb create-blocks-from openmetrics`
+    (untyped samples; series text as in the exposition format, `name{labels}`)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise RuntimeError("promtool not found; run scripts/ensure-prometheus.sh")
+    lines = []
+    families: dict[str, list[str]] = {}
+    for series in samples:
+        families.setdefault(series.split("{", 1)[0], []).append(series)
+    for members in families.values():  # OpenMetrics: one family's samples together
+        points = sorted((t, series, v) for series in members for t, v in samples[series])
+        lines += [f"{series} {v!r} {t:.3f}" for t, series, v in points]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="promspec-backfill-") as tmp:
+        text = Path(tmp) / "history.om"
+        text.write_text("\n".join([*lines, "# EOF"]) + "\n")
+        subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text), str(data_dir)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 class PrometheusServer:
