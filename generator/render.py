@@ -171,6 +171,15 @@ def _bytes(value: float) -> str:
 
 
 def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
+    def slo_sel(metric: str, plan: SLOPlan) -> str:
+        return promql.selector_text(
+            metric,
+            (
+                promql.Matcher(conventions.SERVICE_LABEL, "=", service.name),
+                promql.Matcher(conventions.SLO_LABEL, "=", plan.slo.name),
+            ),
+        )
+
     def check_sel(metric: str, check: Check) -> str:
         return promql.selector_text(
             metric,
@@ -180,7 +189,7 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
             ),
         )
 
-    return {"check_sel": check_sel}
+    return {"slo_sel": slo_sel, "check_sel": check_sel}
 
 
 RULES_SCHEMA = "rules.schema.json"
