@@ -53,7 +53,8 @@ TARGETS = {
 
 def backend() -> dict[str, str]:
     """Which libyaml classes promspec builds on (the floor uses the same)."""
-    from generator import load, render
+    from generator.rules import render
+    from generator.spec import load
 
     return {
         "specs_loader": load.fast_loader().__name__,

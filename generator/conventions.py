@@ -177,7 +177,7 @@ FORMAT_OPERATOR = "operator"
 FORMAT_MIMIR = "mimir"
 FORMAT_THANOS = "thanos"
 FORMAT_ALERTMANAGER = "alertmanager"
-# Every format, in the order of `--format`'s help (generator/formats.py maps each to its
+# Every format, in the order of `--format`'s help (generator/rules/formats.py maps each to its
 # writer; tests/test_cache.py checks the two agree). Here so that the command line can
 # list them without importing the writers.
 FORMAT_NAMES = (

@@ -12,36 +12,28 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import (
-    alertmanager,
-    cache,
-    check,
-    conventions,
-    dashboards,
-    formats,
-    parallel,
-    plan,
-    proofs,
-    render,
-    spec_cache,
-    write,
-)
-from generator import dashboards_overview as overview
-from generator.build import Builder
+from generator import conventions, parallel
+from generator.dashboards import overview
+from generator.dashboards import service as dashboards
 from generator.errors import Problem, SpecError
-from generator.inherit import effective_defaults
-from generator.inputs import (
+from generator.outputs import cache, check, spec_cache, write
+from generator.proofs import render as proofs
+from generator.rules import alertmanager, formats, render
+from generator.slo import plan
+from generator.spec.build import Builder
+from generator.spec.inherit import effective_defaults
+from generator.spec.inputs import (
     GENERATED_MARK,
     discover,
     find_alertmanager_file,
     find_defaults,
     is_spec,
 )
-from generator.load import Document, display_path, load_file
-from generator.model import Service
-from generator.validate import MAX_ITEMS_PER_RUN, check_document, count_items
+from generator.spec.load import Document, display_path, load_file
+from generator.spec.model import Service
+from generator.spec.validate import MAX_ITEMS_PER_RUN, check_document, count_items
 
-# Discovery lives in generator/inputs.py (the cache names the same inputs); these
+# Discovery lives in generator/spec/inputs.py (the cache names the same inputs); these
 # names stay importable from here.
 __all__ = ["GENERATED_MARK", "discover", "find_alertmanager_file", "is_spec"]
 

@@ -1,4 +1,4 @@
-"""The cache of `check` and `generate` (generator/cache.py), through the real CLI.
+"""The cache of `check` and `generate` (generator/outputs/cache.py), through the real CLI.
 
 A hit is proven, not assumed: those runs get a `sitecustomize` that makes importing the
 compiler (generator.pipeline) and its libraries fail, so a run that compiled would exit 3
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, run_cli, tree_hashes
 
-from generator import cache, conventions, formats
+from generator import conventions
+from generator.outputs import cache
+from generator.rules import formats
 
 SPEC = "checkout-api.yaml"
 RULES = "out/prometheus/checkout-api.rules.yml"

@@ -19,12 +19,13 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from generator import conventions, grafana
-from generator import dashboards as dashboards_module
+from generator import conventions
+from generator.dashboards import grafana
+from generator.dashboards import service as dashboards_module
 from generator.errors import SpecError
-from generator.model import Service
 from generator.pipeline import build_services
-from generator.plan import plan_service
+from generator.slo.plan import plan_service
+from generator.spec.model import Service
 
 GOLDEN = ROOT / "tests" / "golden"
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
@@ -410,9 +411,10 @@ def _synthetic_specs(root: Path, services: int) -> Path:
 def test_fast_encoding_is_the_sdk_encoding_on_generated_dashboards(tmp_path: Path) -> None:
     """grafana.encode (C encoder + indentation added) writes the SDK encoder's bytes, for
     every dashboard of the seed specs, the fixtures and synthetic services."""
-    from generator import dashboards as dashboards_module
-    from generator import dashboards_overview, grafana
-    from generator.plan import plan_service
+    from generator.dashboards import grafana
+    from generator.dashboards import overview as dashboards_overview
+    from generator.dashboards import service as dashboards_module
+    from generator.slo.plan import plan_service
 
     built: list[Any] = []
     encode = grafana.encode
@@ -450,7 +452,7 @@ def test_fast_encoding_is_the_sdk_encoding_on_generated_dashboards(tmp_path: Pat
     ],
 )
 def test_indent_matches_json_indent_on_tricky_data(data: Any) -> None:
-    from generator import grafana
+    from generator.dashboards import grafana
 
     compact = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
     expected = json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import FIXTURES, ROOT, run_cli
 
-from generator import formats
+from generator.rules import formats
 
 SERVICE = "checkout-api"
 FILES = {

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, run_cli, tree_hashes
 
-from generator import pipeline, runtests
+from generator import pipeline
+from generator.proofs import runtests
 
 GOLDEN = ROOT / "tests" / "golden"
 

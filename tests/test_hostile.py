@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, run_cli, tree_hashes
 
-from generator import pipeline, promql
+from generator import pipeline
 from generator.errors import SpecError
+from generator.promql import fragments as promql
 
 HEADER = "version: promspec/v1\nservice: api\nteam: web\nrunbook_base_url: https://runbooks.example.com\n"
 PAYLOAD = 'a"} or vector(1) #'

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli
 
-from generator import imports, pipeline
+from generator import pipeline
+from generator.importers import common as imports
 from generator.units import parse_duration
 
 IMPORT = ROOT / "tests" / "fixtures" / "import"
@@ -192,7 +193,7 @@ def test_a_source_of_the_wrong_types_is_an_error_and_nothing_is_imported(
 def test_import_schemas_hold_against_their_metaschema(name: str) -> None:
     import jsonschema
 
-    schema = json.loads((ROOT / "generator" / "schema" / name).read_text())
+    schema = json.loads((ROOT / "generator" / "spec" / "schema" / name).read_text())
     jsonschema.validators.validator_for(schema).check_schema(schema)
 
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from generator.series import expanding
+from generator.proofs.series import expanding
 
 SPEC = """\
 version: promspec/v1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
-from generator.plan import (
+from generator.slo.plan import (
     WindowRecipe,
     advice,
     budget_share,
@@ -14,6 +13,7 @@ from generator.plan import (
     time_to_exhaustion,
     window_recipes,
 )
+from generator.spec.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
 
 DAY = 86400.0
 HOUR = 3600.0

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from generator import promeval
-from generator.promeval import Sample, Storage, labels_of
-from generator.series import Unsupported, expanding, parse_expanding
+from generator.proofs import promeval
+from generator.proofs.promeval import Sample, Storage, labels_of
+from generator.proofs.series import Unsupported, expanding, parse_expanding
 
 STEP = 30.0
 

@@ -7,9 +7,10 @@ import pytest
 from conftest import ROOT, run_cli
 from test_plan import DAY, HOUR, slo
 
-from generator import plan, promsim, promtemplate
-from generator.promql import Matcher
-from generator.series import expanding, satisfy
+from generator.promql.fragments import Matcher
+from generator.proofs import promsim, promtemplate
+from generator.proofs.series import expanding, satisfy
+from generator.slo import plan
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import FIXTURES, ROOT, one_slo_spec, run_cli, tree_hashes
 
-from generator import check
+from generator.outputs import check
 
 E2E = ROOT / "tests" / "fixtures" / "e2e"
 

@@ -16,19 +16,16 @@ from conftest import FIXTURES, ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import dashboards, plan, proofs, render
-from generator.model import Service
+from generator.dashboards import service as dashboards
 from generator.pipeline import build_services
-from generator.proofdata import (
-    AlertCheck,
-    ExpectedAlert,
-    ExprCheck,
-    InputSeries,
-    Scenario,
-)
-from generator.proofdata import (
+from generator.proofs import render as proofs
+from generator.proofs.proofdata import AlertCheck, ExpectedAlert, ExprCheck, InputSeries, Scenario
+from generator.proofs.proofdata import (
     TestFile as ProofFile,  # as TestFile, pytest would try to collect it
 )
+from generator.rules import render
+from generator.slo import plan
+from generator.spec.model import Service
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import write_specs

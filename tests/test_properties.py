@@ -18,9 +18,12 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import import_openslo, import_sloth, imports, pipeline
+from generator import pipeline
 from generator.errors import Problem, SpecError
-from generator.load import load_file
+from generator.importers import common as imports
+from generator.importers import openslo as import_openslo
+from generator.importers import sloth as import_sloth
+from generator.spec.load import load_file
 
 # A few dozen keep the suite fast; PROMSPEC_PROPERTY_EXAMPLES=1000 for a deeper hunt.
 SETTINGS = settings(

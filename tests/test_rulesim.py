@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator import promeval
-from generator.rulesim import Case, Family, Rule, families, solve
-from generator.series import Unsupported
+from generator.proofs import promeval
+from generator.proofs.rulesim import Case, Family, Rule, families, solve
+from generator.proofs.series import Unsupported
 
 STEP = 30.0
 

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, ROOT
 
-from generator import render, scenarios
-from generator.model import SLO, Service
 from generator.pipeline import build_services
-from generator.plan import plan_slo
-from generator.proofdata import RuleInfo, alert_rules
+from generator.proofs import scenarios
+from generator.proofs.proofdata import RuleInfo, alert_rules
+from generator.rules import render
+from generator.slo.plan import plan_slo
+from generator.spec.model import SLO, Service
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import write_specs

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from referencing import Registry, Resource
 
-SCHEMA_TEXT = (ROOT / "generator" / "schema" / "spec.schema.json").read_text()
+SCHEMA_TEXT = (ROOT / "generator" / "spec" / "schema" / "spec.schema.json").read_text()
 SCHEMA = json.loads(SCHEMA_TEXT)
 REGISTRY: Registry[Any] = Registry().with_resource(SCHEMA["$id"], Resource.from_contents(SCHEMA))
 VALIDATOR_CLASS = jsonschema.validators.validator_for(SCHEMA)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from conftest import ROOT
 
-from generator import promql
+from generator.promql import fragments as promql
 
 DOC = ROOT / "docs" / "seed-coverage.md"
 OUT = ROOT / "out" / "prometheus"

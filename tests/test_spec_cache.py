@@ -1,4 +1,4 @@
-"""The per-spec-file cache (generator/spec_cache.py): a run compiles only the spec files
+"""The per-spec-file cache (generator/outputs/spec_cache.py): a run compiles only the spec files
 that changed, and its output is byte for byte what a full compile writes.
 
 Which services a run compiled is read off `Result.outputs` (it covers only those);
@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from conftest import ROOT, run_cli, tree_hashes
 
-from generator import cache, check, pipeline, spec_cache, write
+from generator import pipeline
 from generator.errors import SpecError, ToolError
+from generator.outputs import cache, check, spec_cache, write
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import service_name, write_specs

@@ -1,0 +1,322 @@
+"""PromQL as data: expression nodes, a converter from the parser's tree, one printer.
+
+Rules are reviewed in pull requests, so every expression prints the same way: on one line
+when it fits, otherwise one operand per line, each nested call or aggregation indented
+by two under its opening line (never the parser's staircase, which indents every level
+of a binary chain). The printer adds the parentheses precedence needs, so builders
+compose nodes without thinking about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser as pp
+
+from generator.promql.fragments import Matcher, matchers_of, quote, selector_text
+from generator.units import format_duration, format_number
+
+WIDTH = 100  # characters an expression line may take, its indentation included
+
+# Binary operators by precedence, loosest first (the Prometheus grammar's order).
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "unless": 2,
+    "==": 3,
+    "!=": 3,
+    "<": 3,
+    "<=": 3,
+    ">": 3,
+    ">=": 3,
+    "+": 4,
+    "-": 4,
+    "*": 5,
+    "/": 5,
+    "%": 5,
+    "atan2": 5,
+    "^": 6,
+}
+_TIGHTEST = 7  # selectors, calls, literals
+
+
+class Expr:
+    """A PromQL expression node."""
+
+    def __str__(self) -> str:
+        return line(self)
+
+
+@dataclass(frozen=True)
+class Selector(Expr):
+    metric: str | None
+    matchers: tuple[Matcher, ...] = ()
+    range_: float | None = None  # seconds: a range selector
+    offset: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: float
+
+
+@dataclass(frozen=True)
+class String(Expr):
+    value: str
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Aggregate(Expr):
+    op: str
+    expr: Expr
+    labels: tuple[str, ...] | None = None  # None: no clause
+    without: bool = False
+    param: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    op: str
+    lhs: Expr
+    rhs: Expr
+    bool_: bool = False
+    on: tuple[str, ...] | None = None
+    ignoring: tuple[str, ...] | None = None
+    group: str | None = None  # "group_left" or "group_right"
+    group_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Paren(Expr):
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Negative(Expr):
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Verbatim(Expr):
+    """What the builders have no node for (a subquery, `@`), as the parser prints it."""
+
+    text: str
+
+
+def sel(metric: str | None, matchers: Sequence[Matcher] = (), **labels: str) -> Selector:
+    extra = tuple(Matcher(k, "=", v) for k, v in labels.items())
+    return Selector(metric, (*matchers, *extra))
+
+
+def binary(op: str, *operands: Expr | float, **modifiers: Any) -> Expr:
+    """operands[0] op operands[1] op ..., left to right; numbers become literals."""
+    nodes = [o if isinstance(o, Expr) else Number(float(o)) for o in operands]
+    out = nodes[0]
+    for node in nodes[1:]:
+        out = Binary(op, out, node, **modifiers)
+    return out
+
+
+def precedence(node: Expr) -> int:
+    return _PRECEDENCE[node.op] if isinstance(node, Binary) else _TIGHTEST
+
+
+def _operand(node: Expr, parent: Binary, right: bool) -> Expr:
+    """The operand, in parentheses where precedence would otherwise regroup it."""
+    mine, theirs = precedence(node), precedence(parent)
+    right_assoc = parent.op == "^"
+    if mine < theirs or (mine == theirs and right != right_assoc):
+        return Paren(node)
+    if isinstance(node, Negative) and theirs >= _PRECEDENCE["*"]:
+        return Paren(node)
+    return node
+
+
+def _modifiers(node: Binary) -> str:
+    parts = [node.op]
+    if node.bool_:
+        parts.append("bool")
+    if node.on is not None:
+        parts.append(f"on ({', '.join(node.on)})")
+    if node.ignoring is not None:
+        parts.append(f"ignoring ({', '.join(node.ignoring)})")
+    if node.group:
+        labels = f" ({', '.join(node.group_labels)})" if node.group_labels else ""
+        parts.append(node.group + labels)
+    return " ".join(parts)
+
+
+def _aggregate_head(node: Aggregate) -> str:
+    if node.labels is None:
+        return node.op
+    return f"{node.op} {'without' if node.without else 'by'} ({', '.join(node.labels)})"
+
+
+def line(node: Expr) -> str:
+    """The expression on one line."""
+    if isinstance(node, Selector):
+        text = selector_text(node.metric, node.matchers)
+        if node.range_ is not None:
+            text += f"[{format_duration(node.range_)}]"
+        if node.offset is not None:
+            text += f" offset {format_duration(node.offset)}"
+        return text
+    if isinstance(node, Number):
+        return format_number(node.value)
+    if isinstance(node, String):
+        return quote(node.value)
+    if isinstance(node, Call):
+        return f"{node.func}({', '.join(line(a) for a in node.args)})"
+    if isinstance(node, Aggregate):
+        param = f"{line(node.param)}, " if node.param is not None else ""
+        head = _aggregate_head(node)
+        return f"{head}{' ' if node.labels is not None else ''}({param}{line(node.expr)})"
+    if isinstance(node, Binary):
+        lhs = line(_operand(node.lhs, node, right=False))
+        rhs = line(_operand(node.rhs, node, right=True))
+        return f"{lhs} {_modifiers(node)} {rhs}"
+    if isinstance(node, Paren):
+        return f"({line(node.expr)})"
+    if isinstance(node, Negative):
+        return f"-{line(node.expr)}"
+    if isinstance(node, Verbatim):
+        return node.text
+    raise TypeError(f"not an expression node: {node!r}")
+
+
+def layout(node: Expr, indent: int = 0) -> str:
+    """The expression on one line if it fits in WIDTH, else one operand per line."""
+    return "\n".join(_lines(node, indent))
+
+
+def _lines(node: Expr, indent: int) -> list[str]:
+    pad = " " * indent
+    flat = line(node)
+    if indent + len(flat) <= WIDTH or (indent + len(flat) <= _SMALL_WIDTH and _small(node)):
+        return [pad + flat]
+    if isinstance(node, Binary):
+        # a op b op c ...: the chain of one operator, each operand under the first.
+        chain = [node.rhs]
+        first: Expr = node.lhs
+        while isinstance(first, Binary) and _modifiers(first) == _modifiers(node):
+            chain.append(first.rhs)
+            first = first.lhs
+        # An operand that is itself a chain of another operator continues two further
+        # in, so that its operators never line up with this chain's.
+        first = _operand(first, node, right=False)
+        out = _lines(first, indent + 2 if isinstance(first, Binary) else indent)
+        out[0] = pad + out[0].lstrip()
+        for operand in reversed(chain):
+            operand = _operand(operand, node, right=True)
+            body = _lines(operand, indent + 2 if isinstance(operand, Binary) else indent)
+            out.append(f"{pad}{_modifiers(node)} {body[0].lstrip()}")
+            out.extend(body[1:])
+        return out
+    if isinstance(node, Aggregate):
+        inner = [node.expr] if node.param is None else [node.param, node.expr]
+        space = " " if node.labels is not None else ""
+        return _wrapped(f"{pad}{_aggregate_head(node)}{space}(", inner, indent)
+    if isinstance(node, Call) and not all(isinstance(a, _LEAVES) for a in node.args):
+        return _wrapped(f"{pad}{node.func}(", list(node.args), indent)
+    if isinstance(node, Paren):
+        return [f"{pad}(", *_lines(node.expr, indent + 2), f"{pad})"]
+    return [pad + flat]  # selectors, literals: never broken
+
+
+_LEAVES = (Selector, Number, String, Verbatim)
+# A comparison or arithmetic of this many plain operands stays on one line up to
+# _SMALL_WIDTH: `a - a offset 5m >= 0` reads worse broken than long.
+_SMALL = 3
+_SMALL_WIDTH = 160
+
+
+def _small(node: Expr) -> bool:
+    """A few plain operands (`a - a offset 5m >= 0`) read best on one line, however long."""
+
+    def atoms(n: Expr) -> int:
+        if isinstance(n, _LEAVES):
+            return 1
+        if isinstance(n, Call) and all(isinstance(a, _LEAVES) for a in n.args):
+            return 1
+        if isinstance(n, Negative | Paren):
+            return atoms(n.expr)
+        if isinstance(n, Binary) and n.op not in ("or", "and", "unless"):
+            return atoms(n.lhs) + atoms(n.rhs)
+        return _SMALL + 1
+
+    return atoms(node) <= _SMALL
+
+
+def _wrapped(opening: str, args: list[Expr], indent: int) -> list[str]:
+    out = [opening]
+    for i, arg in enumerate(args):
+        body = _lines(arg, indent + 2)
+        if i < len(args) - 1:
+            body[-1] += ","
+        out.extend(body)
+    out.append(" " * indent + ")")
+    return out
+
+
+def from_parsed(node: Any) -> Expr:
+    """The parser's tree (promql_parser) as our nodes, for printing user expressions."""
+    if isinstance(node, pp.VectorSelector):
+        return _selector(node, None)
+    if isinstance(node, pp.MatrixSelector):
+        return _selector(node.vector_selector, node.range.total_seconds())
+    if isinstance(node, pp.NumberLiteral):
+        return Number(node.val)
+    if isinstance(node, pp.StringLiteral):
+        return String(node.val)
+    if isinstance(node, pp.ParenExpr):
+        return Paren(from_parsed(node.expr))
+    if isinstance(node, pp.UnaryExpr):
+        return Negative(from_parsed(node.expr))
+    if isinstance(node, pp.Call):
+        return Call(node.func.name, tuple(from_parsed(a) for a in node.args))
+    if isinstance(node, pp.AggregateExpr):
+        labels = None
+        without = False
+        if node.modifier is not None:
+            labels = tuple(node.modifier.labels)
+            without = node.modifier.type == pp.AggModifierType.Without
+        param = from_parsed(node.param) if node.param is not None else None
+        return Aggregate(str(node.op), from_parsed(node.expr), labels, without, param)
+    if isinstance(node, pp.BinaryExpr):
+        return _binary(node)
+    return Verbatim(str(node.prettify()))
+
+
+def _selector(node: Any, range_: float | None) -> Expr:
+    if node.at is not None:
+        text = node.prettify()
+        return Verbatim(f"{text}[{format_duration(range_)}]" if range_ is not None else text)
+    offset = node.offset.total_seconds() if node.offset is not None else None
+    return Selector(node.name or None, matchers_of(node), range_, offset)
+
+
+def _binary(node: Any) -> Expr:
+    modifier = node.modifier
+    options: dict[str, Any] = {}
+    if modifier is not None:
+        options["bool_"] = bool(modifier.return_bool)
+        matching = modifier.matching
+        if matching is not None:
+            key = "on" if matching.type == pp.LabelModifierType.Include else "ignoring"
+            options[key] = tuple(matching.labels)
+        card = modifier.card
+        if card == pp.VectorMatchCardinality.ManyToOne:
+            options["group"] = "group_left"
+        elif card == pp.VectorMatchCardinality.OneToMany:
+            options["group"] = "group_right"
+        if options.get("group"):
+            options["group_labels"] = tuple(modifier.group_labels or ())
+    return Binary(str(node.op), from_parsed(node.lhs), from_parsed(node.rhs), **options)

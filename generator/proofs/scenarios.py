@@ -1,0 +1,808 @@
+"""Scenarios that prove each SLO alert fires when it should and stays silent otherwise.
+
+Pure: from a service's plans and its rendered rules to test data (generator/proofs/proofdata.py).
+Every expectation comes from the model in generator/proofs/promsim.py, and the designer checks
+the model against the plan's math before it writes anything: a tier must be silent at the
+last evaluation before `detection_time` and firing at the first one after it (windows
+count exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
+windows count a few samples more, see SLOScenarios.fire_window). Two files per service,
+because promtool evaluates every rule group at the file's `evaluation_interval`:
+  fast (1m): page tiers, budget, no-data and zero-traffic scenarios;
+  long (5m): tiers with windows over 6h, whose scenarios span days.
+The rules read nothing at offsets that are not multiples of 5m, so any step dividing 5m
+proves the same expressions; 1m rather than slo-fast's 30s halves promtool's work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+
+from generator import conventions
+from generator.conventions import BASE_WINDOW_SECONDS
+from generator.proofs import promsim, promtemplate
+from generator.proofs.proofdata import (
+    AlertCheck,
+    ExpectedAlert,
+    ExprCheck,
+    InputSeries,
+    RuleInfo,
+    Scenario,
+)
+from generator.proofs.series import (
+    SYNTHETIC_VALUE,
+    Unsupported,
+    expanding,
+    matches,
+    satisfy,
+    series_text,
+)
+from generator.slo.plan import FAST_WINDOW_LIMIT, SLOPlan, TierPlan
+from generator.spec.model import (
+    BudgetAlert,
+    GaugeIndicator,
+    Indicator,
+    LatencyIndicator,
+    Origin,
+    RatioIndicator,
+    Selector,
+    Service,
+)
+from generator.units import format_duration, format_le, format_number, human_duration
+
+FAST_STEP = 60.0
+LONG_STEP = 300.0
+EVENTS_PER_STEP = 100.0  # enough for any min_traffic guard over a 5m window and up
+# "At the tier's burn rate": a quarter above its factor, so it must fire; the others
+# when another tier's $value sits on a rounding edge at that burn (see detection).
+ABOVE = (1.25, 1.3, 1.35, 1.4)
+BELOW = 0.9  # "just below every factor": 90% of the smallest, so nothing may fire
+# The sustainable-burn scenario: 1x, or a hair below when a tier's factor is on that line.
+SUSTAINABLE = (1.0, 0.99, 0.98, 0.97)
+LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
+# How far past its level a budget alert's firing scenario goes, 5% first (see
+# SLOScenarios.budget_scenarios).
+# Failed shares of the outage that spends a budget alert's level: total first, then
+# slightly partial, for a $value off a rounding edge where the spend crosses the level.
+BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
+# Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
+OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
+
+
+class DesignError(AssertionError):
+    """The model disagrees with the plan's math: a bug in promspec, never in a spec."""
+
+
+class _Unstable(DesignError):
+    """No evaluation near the wanted one renders every firing alert's $value stably."""
+
+
+def _first_stable(make: Callable[[float], Scenario], tries: Sequence[float], what: str) -> Scenario:
+    """make(x) for the first x of `tries` whose alerts' $values all render stably.
+
+    A constant burn puts a $value on a number fixed by the spec (1.25x, 156.25x, 99.475%);
+    when that sits on a rounding edge of an annotation, float noise decides how it
+    prints, and the scenario is built again a little further from the line instead."""
+    for x in tries:
+        try:
+            return make(x)
+        except _Unstable:
+            continue
+    raise DesignError(f"no stable evaluation time for {what}")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Failed share per tick, with traffic on or off."""
+
+    bad: tuple[float, ...]
+    events: float = EVENTS_PER_STEP
+
+    @staticmethod
+    def steps(step: float, *parts: tuple[float, float]) -> Shape:
+        """(duration, failed share) parts, back to back; tick 0 included."""
+        bad: list[float] = [parts[0][1]]
+        for duration, share in parts:
+            bad.extend([share] * round(duration / step))
+        return Shape(tuple(bad))
+
+
+def is_long(tp: TierPlan) -> bool:
+    return tp.tier.long_window > FAST_WINDOW_LIMIT
+
+
+def tick_at_or_after(seconds: float, step: float) -> int:
+    return math.ceil(seconds / step - 1e-9)
+
+
+class SLOScenarios:
+    """The scenarios of one SLO, for one file (fast or long)."""
+
+    def __init__(self, service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool):
+        self.service, self.plan, self.slo, self.long = service, plan, plan.slo, long
+        self.step = LONG_STEP if long else FAST_STEP
+        self.tiers = [tp for tp in plan.tiers if is_long(tp) == long]
+        self.burn_alert = conventions.slo_alert(service.name, self.slo.name, "ErrorBudgetBurn")
+        self.group_labels = {g: SYNTHETIC_VALUE for g in self.slo.group_by}
+        self.rules = rules
+        self.tier_rules = [self._rule(self.burn_alert, burn_tier=tp.tier.key) for tp in plan.tiers]
+
+    # -- rules and expected alerts -------------------------------------------------
+    def _rule(self, alert: str, **labels: str) -> RuleInfo:
+        for r in self.rules:
+            if r.alert == alert and all(r.labels.get(k) == v for k, v in labels.items()):
+                return r
+        raise DesignError(f"no rendered rule {alert} {labels}")
+
+    def series_labels(self) -> dict[str, str]:
+        return {
+            conventions.SERVICE_LABEL: self.service.name,
+            conventions.SLO_LABEL: self.slo.name,
+            **self.group_labels,
+        }
+
+    def expected(self, rule: RuleInfo, value: float | None, base: dict[str, str]) -> ExpectedAlert:
+        labels = {**base, **rule.labels, "alertname": rule.alert}
+        labels.pop("alertname")
+        notes = {}
+        for key, text in rule.annotations.items():
+            if value is None:
+                notes[key] = promtemplate.expand(text, math.nan) if "$value" in text else text
+            else:
+                notes[key] = promtemplate.expand(text, value)
+        return ExpectedAlert(tuple(sorted(labels.items())), tuple(sorted(notes.items())))
+
+    def stable(self, rule: RuleInfo, value: float | None) -> bool:
+        if value is None:
+            return True
+        return all(promtemplate.is_stable(t, value) for t in rule.annotations.values())
+
+    # -- input series ----------------------------------------------------------------
+    def inputs(self, shape: Shape) -> tuple[InputSeries, ...]:
+        """Series for this SLO's indicator carrying the shape's traffic."""
+        ind = self.slo.indicator
+        n = len(shape.bad)
+        if isinstance(ind, GaugeIndicator):
+            labels = satisfy(ind.metric.matchers, self.group_labels)
+            good = [round(1 - b, 9) for b in shape.bad]
+            return (InputSeries(series_text(ind.metric.metric, labels), expanding(good)),)
+        total = [shape.events * k for k in range(n)]
+        bad = [0.0]
+        for k in range(1, n):
+            bad.append(bad[-1] + round(shape.events * shape.bad[k], 9))
+        good = [t - b for t, b in zip(total, bad, strict=True)]
+        if isinstance(ind, LatencyIndicator):
+            h = ind.histogram
+            labels = satisfy(h.matchers, self.group_labels)
+            le = {**labels, "le": format_le(ind.threshold)}
+            return (
+                InputSeries(series_text(h.metric + "_count", labels), expanding(total)),
+                InputSeries(series_text(h.metric + "_bucket", le), expanding(good)),
+            )
+        assert isinstance(ind, RatioIndicator)
+        part = ind.errors or ind.good
+        assert part is not None
+        part_values = bad if ind.errors else good
+        rest_values = good if ind.errors else bad
+        part_labels = satisfy((*ind.total.matchers, *part.matchers), self.group_labels)
+        if part.metric != ind.total.metric:
+            total_labels = satisfy(ind.total.matchers, self.group_labels)
+            return (
+                InputSeries(series_text(ind.total.metric, total_labels), expanding(total)),
+                InputSeries(series_text(part.metric, part_labels), expanding(part_values)),
+            )
+        rest_labels = satisfy(ind.total.matchers, self.group_labels)
+        if matches(rest_labels, part.matchers):
+            raise Unsupported(
+                f"cannot build a series that {ind.total.text()} selects and {part.text()} does not"
+            )
+        return (
+            InputSeries(series_text(part.metric, part_labels), expanding(part_values)),
+            InputSeries(series_text(ind.total.metric, rest_labels), expanding(rest_values)),
+        )
+
+    def model(self, shape: Shape) -> promsim.SLOModel:
+        events = tuple([shape.events] * len(shape.bad))
+        gauge = isinstance(self.slo.indicator, GaugeIndicator)
+        return promsim.model(promsim.Traffic(self.step, events, shape.bad, gauge))
+
+    # -- checks --------------------------------------------------------------------
+    def burn_check(self, k: int, states: list[promsim.AlertState]) -> AlertCheck | None:
+        """The exact set of burn alerts firing at tick k; None when a value is ambiguous."""
+        alerts = []
+        for rule, state in zip(self.tier_rules, states, strict=True):
+            if not state.firing[k]:
+                continue
+            value = state.value[k]
+            if not self.stable(rule, value):
+                return None
+            alerts.append(self.expected(rule, value, self.series_labels()))
+        return AlertCheck(k * self.step, self.burn_alert, tuple(sorted(alerts, key=repr)))
+
+    def stable_burn_check(
+        self, k: int, states: list[promsim.AlertState], want: int | None, quiet: int | None
+    ) -> AlertCheck:
+        """burn_check at tick k or a few ticks later, where every $value renders stably.
+
+        `want`/`quiet`: the index of a tier that must be firing / silent there."""
+        for tick in range(k, min(k + 10, len(states[0].firing))):
+            if want is not None and not states[want].firing[tick]:
+                break
+            if quiet is not None and states[quiet].firing[tick]:
+                break
+            check = self.burn_check(tick, states)
+            if check is not None:
+                return check
+        raise _Unstable(f"no stable evaluation time near tick {k} for {self.burn_alert}")
+
+    def check_traffic_guard(self) -> None:
+        """A min_traffic guard above what a test series carries cannot be proven here.
+
+        A gauge yields one event per sample, so its guard is met only if the long window
+        holds that many samples (at the test's step); counters carry EVENTS_PER_STEP."""
+        floor = self.slo.alerting.min_traffic
+        per_step = 1.0 if isinstance(self.slo.indicator, GaugeIndicator) else EVENTS_PER_STEP
+        for tp in self.tiers:
+            carried = per_step * tp.tier.long_window / self.step
+            if floor > carried:
+                raise Unsupported(
+                    f"min_traffic {floor} is more than the {format_number(carried)} events a "
+                    f"test series gives in {tp.tier.key}'s {format_duration(tp.tier.long_window)}"
+                    " window; prove it with a hand-written test"
+                )
+
+    # -- scenarios -------------------------------------------------------------------
+    def name(self, what: str) -> str:
+        return f"{self.slo.name}: {what}"
+
+    def detection(self, tp: TierPlan) -> Scenario:
+        """Good traffic for a long window, then a burn a quarter above the tier's factor."""
+        return _first_stable(
+            lambda above: self._detection(tp, above), ABOVE, f"{self.burn_alert} {tp.tier.key}"
+        )
+
+    def _detection(self, tp: TierPlan, above: float) -> Scenario:
+        i = self.plan.tiers.index(tp)
+        tier, budget = tp.tier, self.plan.error_budget
+        ratio = min(tp.factor * above * budget, (1 + tp.factor * budget) / 2)
+        detect = tp.detection_time(ratio, budget)
+        assert detect is not None
+        onset = tier.long_window
+        quiet_k, fire_k = self.fire_window(tp, onset, detect)
+        end = (fire_k + 10) * self.step
+        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, ratio))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        first = next((k for k, f in enumerate(states[i].firing) if f), None)
+        if first is None or not quiet_k < first <= fire_k:
+            raise DesignError(
+                f"{self.burn_alert} {tier.key}: model fires at tick {first}, "
+                f"the math says in ({quiet_k}, {fire_k}]"
+            )
+        burn = format_number(round(ratio / budget, 4))
+        return Scenario(
+            self.name(
+                f"{tier.key} fires within {human_duration(fire_k * self.step - onset)} of a "
+                f"{burn}x burn (math: {human_duration(detect)})"
+            ),
+            self.step,
+            self.inputs(shape),
+            (
+                self.stable_burn_check(quiet_k, states, None, i),
+                self.stable_burn_check(fire_k, states, i, None),
+            ),
+        )
+
+    def outage(self) -> Scenario:
+        """Good traffic for the longest window, then every event fails.
+
+        A window wholly inside a total outage burns at exactly 1 / budget; when that
+        number sits on a rounding edge of an annotation (156.25 as "%.1f", budget 0.64%),
+        no evaluation renders stably, and the outage is proven at the first nearly total
+        failed share that does."""
+        return _first_stable(self._outage, OUTAGE_SHARES, f"an outage of {self.burn_alert}")
+
+    def _outage(self, share: float) -> Scenario:
+        """Each tier silent at the last evaluation before the math lets it fire and firing
+        at the first one after (plus its `for`): the window is one step wide, so the test
+        proves the detection time, not merely an upper bound on it.
+
+        Failures start right after the onset tick; the counters at tick k hold every
+        failure up to k * step, so the first sample with failures is the onset's next
+        tick and carries one step of them (a scrape interval's worth, as in Prometheus)."""
+        onset = max(tp.tier.long_window for tp in self.tiers)
+        budget = self.plan.error_budget
+        windows = {}
+        for tp in self.tiers:
+            detect = tp.detection_time(share, budget)
+            assert detect is not None
+            windows[self.plan.tiers.index(tp)] = (detect, *self.fire_window(tp, onset, detect))
+        end = max(fire for _, _, fire in windows.values()) * self.step + self.step
+        shape = Shape.steps(self.step, (onset, 0.0), (end - onset, share))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        checks = []
+        timing = []
+        for i, (detect, quiet, fire) in sorted(windows.items(), key=lambda item: item[1][2]):
+            key = self.plan.tiers[i].tier.key
+            if states[i].firing[quiet] or not states[i].firing[fire]:
+                first = next((k for k, f in enumerate(states[i].firing) if f), None)
+                raise DesignError(
+                    f"{self.burn_alert} {key}: the model pages a total outage at tick "
+                    f"{first}, the math says after tick {quiet} and by tick {fire}"
+                )
+            checks.append(self.stable_burn_check(quiet, states, None, i))
+            checks.append(self.stable_burn_check(fire, states, i, None))
+            timing.append(
+                f"{key} by {format_duration(fire * self.step - onset)} "
+                f"(math: {format_duration(round(detect))})"
+            )
+        what = "total outage" if share == 1.0 else f"outage ({format_number(share * 100)}% failing)"
+        return Scenario(
+            self.name(f"{what} fires {', '.join(timing)}"),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
+        )
+
+    def fire_window(self, tp: TierPlan, onset: float, detect: float) -> tuple[int, int]:
+        """(last tick the tier must be silent, first tick it must fire) for a constant
+        burn from `onset` that the math detects after `detect` seconds, `for` included.
+
+        Exact windows make the long window's ratio cross the threshold `detect - for`
+        after the onset; the comparison is strict, so a crossing on a tick is left open
+        (silent the tick before, firing the tick after). Then `for` whole ticks.
+
+        A gauge SLI counts samples, and each 5m copy of a window counts the samples at
+        both ends of its range: n + 1 per 5m for n steps, so a gauge's window crosses up
+        to (n + 1) / n times later. It must still be silent before the math allows."""
+        rise = detect - tp.tier.for_
+        cross = (onset + rise) / self.step
+        on_tick = abs(cross - round(cross)) < 1e-9
+        quiet = round(cross) - 1 if on_tick else math.ceil(cross) - 1
+        if isinstance(self.slo.indicator, GaugeIndicator):
+            n = BASE_WINDOW_SECONDS / self.step
+            cross = (onset + rise * (n + 1) / n) / self.step
+            on_tick = abs(cross - round(cross)) < 1e-9
+        fire = round(cross) + 1 if on_tick else math.ceil(cross)
+        hold = tick_at_or_after(tp.tier.for_, self.step)
+        return quiet + hold, fire + hold
+
+    def steady(self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]) -> Scenario:
+        """A constant burn from the start, checked across every long window and `for`."""
+        ratio = burn * self.plan.error_budget
+        longest = max(tp.tier.long_window + tp.tier.for_ for tp in self.tiers)
+        # On a tick: a `for` that is no multiple of the step (2m in a 5m-step file) must
+        # not put the last check after the last sample.
+        end = tick_at_or_after(longest + BASE_WINDOW_SECONDS + 2 * self.step, self.step) * self.step
+        shape = Shape.steps(self.step, (end, ratio))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        silent = [self.plan.tiers.index(tp) for tp in must_stay_silent]
+        for i in silent:
+            if any(states[i].firing):
+                raise DesignError(
+                    f"{self.burn_alert} {self.plan.tiers[i].tier.key} fires at {burn}x"
+                )
+        times = sorted(
+            {tp.tier.long_window for tp in self.tiers}
+            | {tp.tier.long_window + tp.tier.for_ for tp in self.tiers}
+            | {end}
+        )
+        checks = [
+            self.stable_burn_check(tick_at_or_after(t, self.step), states, None, None)
+            for t in times
+        ]
+        if self.slo.alerting.traffic_stopped:
+            # Events flow all along: traffic never stopped.
+            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
+            checks.append(AlertCheck(end, alert, ()))
+        return Scenario(self.name(what), self.step, self.inputs(shape), tuple(checks))
+
+    def all(self) -> list[Scenario]:
+        if not self.tiers:
+            return []
+        self.check_traffic_guard()
+        out = [self.detection(tp) for tp in self.tiers]
+        out.append(self.outage())
+        lowest = min(tp.factor for tp in self.plan.tiers)
+        below = format_number(round(lowest * BELOW, 4))
+        out.append(
+            self.steady(
+                lowest * BELOW,
+                f"a steady {below}x burn, below every tier's factor, never fires",
+                self.tiers,
+            )
+        )
+        if not self.long:
+            out.extend(self.sustainable())
+            out.extend(self.budget_scenarios())
+            out.append(self.no_data())
+            if not isinstance(self.slo.indicator, GaugeIndicator):
+                out.append(self.zero_traffic())
+        return out
+
+    # -- sustainable burn, budget, no data, zero traffic (fast file) ------------------
+    def sustainable(self) -> list[Scenario]:
+        """A steady burn of 1x, which spends the budget exactly over the period, pages
+        nobody. A tier whose factor is 1 (ticket_slow on 30d) sits on the line at 1x,
+        where float rounding decides; a hair below keeps the expectation exact. A page
+        whose factor is below 1 does fire there: it is left out of the claim."""
+        burn = next(
+            b for b in SUSTAINABLE if all(abs(tp.factor - b) >= 0.005 for tp in self.plan.tiers)
+        )
+        pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
+        quiet = [tp for tp in pages if tp.factor > burn]
+        if not quiet and pages:
+            return []
+        shown = format_number(burn)
+        what = f"a steady {shown}x burn never pages"
+        if len(quiet) < len(pages):
+            what = f"a steady {shown}x burn never fires {', '.join(tp.tier.key for tp in quiet)}"
+        return [self.steady(burn, what, quiet)]
+
+    def budget_scenarios(self) -> list[Scenario]:
+        """Each budget alert 5% past its level fires, 5% short of it stays silent. The
+        alert starts firing where the spend crosses the level, whatever the margin: when
+        its $value sits on a rounding edge there, a slightly partial outage (a
+        different slope) moves the crossing off it."""
+        out = []
+        for b in self.slo.alerting.budget_alerts:
+            make = partial(self._budget_scenario, b, 1 + LEVEL_MARGIN)
+            out.append(_first_stable(make, BUDGET_OUTAGE_SHARES, b.key))
+            out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
+        return out
+
+    def _budget_scenario(self, b: BudgetAlert, factor: float, share: float = 1.0) -> Scenario:
+        """An outage (`share` of events failing) spends `factor` x the alert's share of
+        the budget. The budget counts the whole period (missing history is no spend), so
+        that takes that share of budget x period / `share` seconds, not a few minutes of
+        history. Above the level the alert fires once the crossing has held for `for`;
+        below it, the outage stops short and good traffic follows, for `for` and more:
+        silent."""
+        what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
+        alert = conventions.slo_alert(self.service.name, self.slo.name, what)
+        rule = self._rule(alert, severity=b.severity)
+        i = self.slo.alerting.budget_alerts.index(b)
+        spend = b.consumed_percent / 100 * factor * self.plan.error_budget * self.slo.period
+        outage = spend / share
+        # Whole ticks: the outage's own rounding must not cross the level either way.
+        ticks = (
+            tick_at_or_after(outage, self.step) if factor > 1 else math.floor(outage / self.step)
+        )
+        outage = ticks * self.step
+        # Good traffic first. Counters born at tick 0 fill the first 5m piece of history
+        # only partly, and the budget counts it whole: the observed traffic is understated
+        # by up to 5m in the history. A history long enough keeps that well inside the
+        # margin around the level (a real deployment's counters predate the rules).
+        warm = max(2 * BASE_WINDOW_SECONDS, 2 * BASE_WINDOW_SECONDS / LEVEL_MARGIN - outage)
+        warm = tick_at_or_after(warm, self.step) * self.step
+        after = 2 * BASE_WINDOW_SECONDS + b.for_
+        side = "above" if factor > 1 else "below"
+        if side == "above":
+            shape = Shape.steps(self.step, (warm, 0.0), (outage + after, share))
+        else:
+            shape = Shape.steps(self.step, (warm, 0.0), (outage, share), (after, 0.0))
+        end = (len(shape.bad) - 1) * self.step
+        state = promsim.budget_states(self.plan, self.model(shape))[i]
+        level = round(1 - b.consumed_percent / 100, 12)
+        checks = []
+        if side == "above":
+            crossed = next(
+                (k for k, v in enumerate(state.value) if v is not None and v <= level), None
+            )
+            if crossed is None:
+                raise DesignError(f"{alert}: never reaches its level")
+            fire_k = crossed + tick_at_or_after(b.for_, self.step)
+            if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
+                raise DesignError(f"{alert}: fires at the wrong time")
+            checks.append(AlertCheck((fire_k - 1) * self.step, alert, ()))
+            value = state.value[fire_k]
+            if not self.stable(rule, value):
+                raise _Unstable(f"{alert}: unstable value {value}")
+            labels = self.series_labels()
+            checks.append(
+                AlertCheck(fire_k * self.step, alert, (self.expected(rule, value, labels),))
+            )
+        elif any(state.firing):
+            raise DesignError(f"{alert}: fires below its level")
+        else:
+            checks.append(AlertCheck(end, alert, ()))
+        pct = format_number(round(b.consumed_percent * factor, 4))
+        return Scenario(
+            self.name(f"{what} {side} its level ({pct}% of the budget spent)"),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
+        )
+
+    def no_data(self) -> Scenario:
+        nd = self.slo.alerting.no_data
+        alert = conventions.slo_alert(self.service.name, self.slo.name, "SLINoData")
+        checks = [AlertCheck(2 * BASE_WINDOW_SECONDS, self.burn_alert, ())]
+        if nd is not None:
+            rule = self._rule(alert)
+            base = {
+                conventions.SERVICE_LABEL: self.service.name,
+                conventions.SLO_LABEL: self.slo.name,
+            }
+            fire = tick_at_or_after(nd.for_, self.step) * self.step
+            checks += [
+                AlertCheck(fire - self.step, alert, ()),
+                AlertCheck(fire, alert, (self.expected(rule, None, base),)),
+            ]
+        # A series of another name keeps the test group from being empty.
+        filler = InputSeries(series_text("promspec_test_unrelated", {}), expanding([0.0] * 3))
+        return Scenario(
+            self.name("no SLI data fires SLINoData, never a burn alert"),
+            self.step,
+            (filler,),
+            tuple(checks),
+        )
+
+    def zero_traffic(self) -> Scenario:
+        """No events at all: every ratio is 0 (never NaN) and nothing fires but
+        TrafficStopped, where it is on: once the 5m rate has been 0 for its `for`."""
+        windows = sorted({*self.plan.fast_windows, *self.plan.slow_windows, self.slo.period})
+        # Without events every window reads 0 from the first samples on, whatever its
+        # length, so the scenario lasts until every alert here could have fired: each
+        # tier's and the no-data alert's `for`, after the 5m rate has two samples.
+        nd, ts = self.slo.alerting.no_data, self.slo.alerting.traffic_stopped
+        waits = [tp.tier.for_ for tp in self.tiers] + [a.for_ for a in (nd, ts) if a]
+        end = 2 * BASE_WINDOW_SECONDS + max(waits) + self.step
+        shape = Shape(tuple([0.0] * (round(end / self.step) + 1)), events=0.0)
+        labels = self.series_labels()
+        exprs = []
+        for name, value in [
+            *[(conventions.error_ratio(w), 0.0) for w in windows],
+            (conventions.ERROR_BUDGET_REMAINING, 1.0),
+        ]:
+            text = series_text(name, labels)
+            exprs.append(ExprCheck(text, end, ((text, value),)))
+        checks = [AlertCheck(end, self.burn_alert, ())]
+        if self.slo.alerting.no_data:
+            checks.append(
+                AlertCheck(
+                    end, conventions.slo_alert(self.service.name, self.slo.name, "SLINoData"), ()
+                )
+            )
+        what = "zero traffic: every ratio is 0, not NaN, and nothing fires"
+        if ts:
+            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
+            model = self.model(shape)
+            stopped = [total is not None and total == 0 for total in model.total]
+            firing = promsim.hold(stopped, model.times, ts.for_)
+            fire_k = firing.index(True)
+            rule = self._rule(alert)
+            checks += [
+                AlertCheck((fire_k - 1) * self.step, alert, ()),
+                AlertCheck(fire_k * self.step, alert, (self.expected(rule, 0.0, labels),)),
+            ]
+            what = "zero traffic: every ratio is 0, not NaN; only TrafficStopped fires"
+        return Scenario(
+            self.name(what),
+            self.step,
+            self.inputs(shape),
+            tuple(checks),
+            tuple(exprs),
+        )
+
+
+def slo_scenarios(
+    service: Service, plans: Sequence[SLOPlan], rules: list[RuleInfo], long: bool
+) -> list[Scenario]:
+    out: list[Scenario] = []
+    for plan in plans:
+        out.extend(_shared(service, plan, rules, long))
+    return out
+
+
+# -- sharing: the scenarios of one SLO shape, relabelled per SLO ---------------------
+#
+# An SLO's scenarios are a function of numbers (objective, period, tiers, budget and
+# no-data alerts, min_traffic, the indicator's kind) and of names (service, SLO,
+# selectors, the rendered rules' labels and annotations). The numbers are the costly
+# part, and most SLOs of a repo share them. _Recorder runs the scenario code above,
+# unchanged, once per shape, with the names left as placeholders; _Recipe.relabel fills
+# them in with each SLO's own methods (inputs, expected, name). The key is the plan
+# with only names blanked, so a field added to the model is part of it by default.
+# Anything unexpected falls back to the plain computation: sharing may cost time, it
+# never changes the output (tests/test_proofs.py compares both on every SLO).
+
+_MARK = "\x00"  # never in a name: placeholders start with it
+_ALERTS = ("ErrorBudgetBurn", "ErrorBudgetExhausted", "ErrorBudgetLow", "SLINoData")
+_NO_ORIGIN = Origin("", 0, 0, "")
+_Key = tuple[bool, SLOPlan]
+_Lookup = tuple[str, dict[str, str]]  # (alert kind, labels): one _rule call
+_Forms = tuple[tuple[tuple[str, str], ...], ...]
+_LOOKUPS: dict[_Key, tuple[_Lookup, ...]] = {}
+_RECIPES: dict[tuple[_Key, _Forms], _Recipe | None] = {}  # None: not shareable
+
+
+class _NotShared(Exception):
+    """These scenarios cannot be relabelled: compute them."""
+
+
+def _blank_indicator(ind: Indicator) -> Indicator:
+    """What of an indicator the scenarios' numbers depend on: its kind and layout."""
+    none = Selector("", ())
+    if isinstance(ind, GaugeIndicator):
+        return GaugeIndicator(none)
+    if isinstance(ind, LatencyIndicator):
+        return LatencyIndicator(none, 0.0, ())
+    part = ind.errors or ind.good
+    assert part is not None
+    same = Selector("total" if part.metric == ind.total.metric else "part", ())
+    return RatioIndicator(
+        Selector("total", ()), same if ind.errors else None, same if ind.good else None
+    )
+
+
+def _key(plan: SLOPlan, long: bool) -> _Key:
+    """The plan with its names, selectors and origins blanked; everything else kept."""
+    slo = plan.slo
+    alerting = replace(
+        slo.alerting,
+        tiers=tuple(replace(t, origin=_NO_ORIGIN) for t in slo.alerting.tiers),
+        budget_alerts=tuple(replace(b, origin=_NO_ORIGIN) for b in slo.alerting.budget_alerts),
+    )
+    blank = replace(
+        slo,
+        name="",
+        description="",
+        origin=_NO_ORIGIN,
+        group_by=("",) if slo.group_by else (),  # names only, but present or not matters
+        indicator=_blank_indicator(slo.indicator),
+        alerting=alerting,
+    )
+    tiers = tuple(replace(tp, tier=replace(tp.tier, origin=_NO_ORIGIN)) for tp in plan.tiers)
+    return long, replace(plan, slo=blank, tiers=tiers)
+
+
+def _forms(rule: RuleInfo) -> tuple[tuple[str, str], ...]:
+    """What of a rule's annotations decides whether a value renders stably."""
+    found = {f for text in rule.annotations.values() for f in promtemplate.value_forms(text)}
+    return tuple(sorted(found))
+
+
+def _alert_names(service: Service, slo_name: str) -> dict[str, str]:
+    return {conventions.slo_alert(service.name, slo_name, w): w for w in _ALERTS}
+
+
+def _slo_base(sc: SLOScenarios) -> dict[str, str]:
+    return {conventions.SERVICE_LABEL: sc.service.name, conventions.SLO_LABEL: sc.slo.name}
+
+
+def _texts(sc: SLOScenarios) -> tuple[str, ...]:
+    """The series names and labels of the SLO's inputs (they do not depend on the shape)."""
+    return tuple(s.series for s in SLOScenarios.inputs(sc, Shape((0.0,))))
+
+
+class _Recorder(SLOScenarios):
+    """The scenario code as it is, with names, inputs and expected alerts as placeholders."""
+
+    def __init__(self, service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool):
+        self.kinds = _alert_names(service, plan.slo.name)
+        self.lookups: list[_Lookup] = []
+        self.picked: dict[int, int] = {}  # id(rule) -> its lookup
+        self.expects: list[tuple[int, float | None, bool]] = []  # lookup, value, series base
+        self.texts: tuple[str, ...] | None = None
+        super().__init__(service, plan, rules, long)
+
+    def _rule(self, alert: str, **labels: str) -> RuleInfo:
+        rule = super()._rule(alert, **labels)
+        if id(rule) not in self.picked:
+            self.picked[id(rule)] = len(self.lookups)
+            self.lookups.append((self.kinds[alert], labels))
+        return rule
+
+    def name(self, what: str) -> str:
+        return _MARK + what
+
+    def inputs(self, shape: Shape) -> tuple[InputSeries, ...]:
+        real = super().inputs(shape)
+        if self.texts is None:
+            self.texts = _texts(self)
+        if tuple(s.series for s in real) != self.texts:
+            raise _NotShared
+        return tuple(InputSeries(f"{_MARK}{i}", s.values) for i, s in enumerate(real))
+
+    def expected(self, rule: RuleInfo, value: float | None, base: dict[str, str]) -> ExpectedAlert:
+        if id(rule) not in self.picked or base not in (self.series_labels(), _slo_base(self)):
+            raise _NotShared
+        self.expects.append((self.picked[id(rule)], value, base == self.series_labels()))
+        return ExpectedAlert(((_MARK, str(len(self.expects) - 1)),), ())
+
+    def recipe(self) -> _Recipe:
+        scenarios = tuple(self.all())
+        labels = self.series_labels()
+        for s in scenarios:
+            if not s.name.startswith(_MARK) or any(
+                c.alertname not in self.kinds for c in s.alert_checks
+            ):
+                raise _NotShared
+            for e in s.expr_checks:
+                texts = [e.expr, *(t for t, _ in e.samples)]
+                if any(series_text(t.split("{", 1)[0], labels) != t for t in texts):
+                    raise _NotShared
+        kinds = {c.alertname: self.kinds[c.alertname] for s in scenarios for c in s.alert_checks}
+        return _Recipe(scenarios, tuple(self.expects), kinds)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    scenarios: tuple[Scenario, ...]
+    expects: tuple[tuple[int, float | None, bool], ...]
+    kinds: dict[str, str]  # recorded alert name -> its kind
+
+    def relabel(self, sc: SLOScenarios, rules: list[RuleInfo]) -> list[Scenario]:
+        """The recorded scenarios with the names of `sc`'s SLO; `rules`: its lookups."""
+        names = _alert_names(sc.service, sc.slo.name)
+        alert = {
+            recorded: n
+            for n, kind in names.items()
+            for recorded, k in self.kinds.items()
+            if k == kind
+        }
+        labels = sc.series_labels()
+        texts: tuple[str, ...] | None = None
+        out = []
+        for s in self.scenarios:
+            series = []
+            for i in s.series:
+                if i.series.startswith(_MARK):
+                    texts = texts or _texts(sc)
+                    i = InputSeries(texts[int(i.series[1:])], i.values)
+                series.append(i)
+            checks = []
+            for c in s.alert_checks:
+                alerts = []
+                for a in c.alerts:
+                    lookup, value, series_base = self.expects[int(a.labels[0][1])]
+                    base = labels if series_base else _slo_base(sc)
+                    alerts.append(sc.expected(rules[lookup], value, base))
+                checks.append(
+                    AlertCheck(c.eval_time, alert[c.alertname], tuple(sorted(alerts, key=repr)))
+                )
+            exprs = []
+            for e in s.expr_checks:
+                samples = tuple((series_text(t.split("{", 1)[0], labels), v) for t, v in e.samples)
+                expr = series_text(e.expr.split("{", 1)[0], labels)
+                exprs.append(ExprCheck(expr, e.eval_time, samples))
+            out.append(
+                Scenario(sc.name(s.name[1:]), s.step, tuple(series), tuple(checks), tuple(exprs))
+            )
+        return out
+
+
+def _shared(service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool) -> list[Scenario]:
+    """SLOScenarios(...).all(), from the scenarios of the first SLO of the same shape."""
+    key = _key(plan, long)
+    try:
+        lookups = _LOOKUPS.get(key)
+        if lookups is not None:
+            sc = SLOScenarios(service, plan, rules, long)
+            picked = [sc._rule(_alert_by_kind(sc, kind), **labels) for kind, labels in lookups]
+            full = (key, tuple(_forms(r) for r in picked))
+            if full in _RECIPES:
+                recipe = _RECIPES[full]
+                if recipe is None:
+                    return sc.all()
+                return recipe.relabel(sc, picked)
+        recorder = _Recorder(service, plan, rules, long)
+        try:
+            recipe = recorder.recipe()
+        except _NotShared:
+            recipe = None
+        lookups = _LOOKUPS.setdefault(key, tuple(recorder.lookups))
+        sc = SLOScenarios(service, plan, rules, long)
+        picked = [sc._rule(_alert_by_kind(sc, kind), **labels) for kind, labels in lookups]
+        _RECIPES[(key, tuple(_forms(r) for r in picked))] = recipe
+        if recipe is None:
+            return sc.all()
+        return recipe.relabel(sc, picked)
+    except Exception:  # the plain computation raises it again, or succeeds
+        return SLOScenarios(service, plan, rules, long).all()
+
+
+def _alert_by_kind(sc: SLOScenarios, kind: str) -> str:
+    return conventions.slo_alert(sc.service.name, sc.slo.name, kind)
