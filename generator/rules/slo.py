@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from generator import conventions as n
 from generator.promql.expr import Aggregate, Binary, Call, Expr, Number, Selector, String, layout
@@ -58,7 +59,7 @@ class Rule:
     tier: TierPlan | None = None
     budget: BudgetAlert | None = None
 
-    @property
+    @cached_property  # printed once: the template and the render stage both read it
     def text(self) -> str:
         return layout(self.expr)
 
