@@ -513,8 +513,10 @@ def _alerting(
                 "alerts, severity critical or warning instead of label sloth_severity",
             )
         )
+    builtin = BUILTIN["slo"]["alerting"]
+    # Only a tier that waits makes a difference (none does by default since issue 21).
+    waiting = [t for t in waiting if parse_duration(str(builtin[t]["for"])) > 0]
     if waiting:
-        builtin = BUILTIN["slo"]["alerting"]
         fors = ", ".join(f"{t} {builtin[t]['for']}" for t in waiting)
         notes.append(
             imports.note(
