@@ -64,6 +64,8 @@ SUSTAINABLE = (1.0, 0.99, 0.98, 0.97)
 LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # How far past its level a budget alert's firing scenario goes, 5% first (see
 # SLOScenarios.budget_scenarios).
+# A budget alert whose outage lasts this many 5m ticks is proven at the 5m step.
+BUDGET_LONG_TICKS = 40
 # Failed shares of the outage that spends a budget alert's level: total first, then
 # slightly partial, for a $value off a rounding edge where the spend crosses the level.
 BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
@@ -413,9 +415,9 @@ class SLOScenarios:
                 self.tiers,
             )
         )
+        out.extend(self.budget_scenarios())
         if not self.long:
             out.extend(self.sustainable())
-            out.extend(self.budget_scenarios())
             out.append(self.no_data())
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
@@ -440,6 +442,15 @@ class SLOScenarios:
             what = f"a steady {shown}x burn never fires {', '.join(tp.tier.key for tp in quiet)}"
         return [self.steady(burn, what, quiet)]
 
+    def budget_in_long_file(self, b: BudgetAlert) -> bool:
+        """Whether a budget alert is proven in the 5-minute-step file: where the SLO has
+        one and the outage that spends the level is many 5m ticks long (low objectives:
+        hours or days), so a tick is a small share of it; short outages (a 99.95% budget
+        is 22 minutes) keep the 1-minute step."""
+        spend = b.consumed_percent / 100 * self.plan.error_budget * self.slo.period
+        has_long = any(is_long(tp) for tp in self.plan.tiers)
+        return has_long and spend >= BUDGET_LONG_TICKS * LONG_STEP
+
     def budget_scenarios(self) -> list[Scenario]:
         """Each budget alert 5% past its level fires, 5% short of it stays silent. The
         alert starts firing where the spend crosses the level, whatever the margin: when
@@ -447,6 +458,8 @@ class SLOScenarios:
         different slope) moves the crossing off it."""
         out = []
         for b in self.slo.alerting.budget_alerts:
+            if self.budget_in_long_file(b) != self.long:
+                continue
             make = partial(self._budget_scenario, b, 1 + LEVEL_MARGIN)
             out.append(_first_stable(make, BUDGET_OUTAGE_SHARES, b.key))
             out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
@@ -492,6 +505,11 @@ class SLOScenarios:
             )
             if crossed is None:
                 raise DesignError(f"{alert}: never reaches its level")
+            # A spend that lands on the level itself (a whole number of ticks spends the
+            # budget exactly) is decided by float noise, in the model and in Prometheus.
+            near = [v for v in state.value[crossed - 1 : crossed + 1] if v is not None]
+            if any(abs(v - level) < 1e-9 for v in near):
+                raise _Unstable(f"{alert}: the spend lands on its level")
             fire_k = crossed + tick_at_or_after(b.for_, self.step)
             if not state.firing[fire_k] or (fire_k > 0 and state.firing[fire_k - 1]):
                 raise DesignError(f"{alert}: fires at the wrong time")
