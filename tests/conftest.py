@@ -47,3 +47,22 @@ def one_slo_spec(objective: str = "99.9", period: str = "30d", alerting: str = "
     if alerting:
         text += "    alerting:\n" + "".join(f"      {line}\n" for line in alerting.splitlines())
     return text
+
+
+# A 99.9%/30d ratio SLO at the workbook defaults: the page-timing proofs, under promtool
+# (test_page_timing) and on a real Prometheus (test_e2e).
+SHOP_SPEC = """\
+version: promspec/v1
+service: shop
+team: shop
+runbook_base_url: https://runbooks.example.com/shop
+selector: {job: shop}
+slos:
+  - name: availability
+    objective: 99.9
+    period: 30d
+    indicator:
+      ratio:
+        errors: http_requests_total{code=~"5.."}
+        total: http_requests_total
+"""

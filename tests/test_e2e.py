@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, SHOP_SPEC, run_cli
 from prom_server import Exporter, PrometheusServer, backfill
 
 SPEC = ROOT / "tests" / "fixtures" / "e2e"
@@ -256,21 +256,6 @@ def test_dashboard_queries_return_data(server, out: Path) -> None:
         assert prom.query(expr), (dash, title, expr)
 
 
-PAGE_SPEC = """\
-version: promspec/v1
-service: shop
-team: shop
-runbook_base_url: https://runbooks.example.com/shop
-selector: {job: shop}
-slos:
-  - name: availability
-    objective: 99.9
-    period: 30d
-    indicator:
-      ratio:
-        errors: http_requests_total{code=~"5.."}
-        total: http_requests_total
-"""
 PAGE_RATE = 100.0  # requests/s
 PAGE_SCRAPE = 15  # seconds; the rule groups keep their own intervals (30s, 5m)
 PAGE_HISTORY = 65 * 60  # a clean 1h window, and the 5m before it
@@ -286,7 +271,7 @@ def test_a_total_outage_pages_within_90s_of_the_first_failed_scrape(tmp_path: Pa
     100 req/s, no errors)."""
     specs = tmp_path / "specs"
     specs.mkdir()
-    (specs / "shop.yaml").write_text(PAGE_SPEC)
+    (specs / "shop.yaml").write_text(SHOP_SPEC)
     result = run_cli("generate", str(specs), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     rules = tmp_path / "out" / "prometheus" / "shop.rules.yml"

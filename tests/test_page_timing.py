@@ -21,25 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import SHOP_SPEC, run_cli
 
 from generator.proofs.series import expanding
 
-SPEC = """\
-version: promspec/v1
-service: shop
-team: shop
-runbook_base_url: https://runbooks.example.com/shop
-selector: {job: shop}
-slos:
-  - name: availability
-    objective: 99.9
-    period: 30d
-    indicator:
-      ratio:
-        errors: http_requests_total{code=~"5.."}
-        total: http_requests_total
-"""
 ALERT = "ShopAvailabilityErrorBudgetBurn"
 RATE = 100.0  # requests per second
 HISTORY = 7200  # seconds of clean traffic before the evaluation F follows: 1h window + 5m
@@ -68,7 +53,7 @@ CASES = [
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("page-timing")
     (root / "specs").mkdir()
-    (root / "specs" / "shop.yaml").write_text(SPEC)
+    (root / "specs" / "shop.yaml").write_text(SHOP_SPEC)
     result = run_cli("generate", str(root / "specs"), "--out", str(root / "out"))
     assert result.returncode == 0, result.stderr
     path = root / "out" / "prometheus" / "shop.rules.yml"
