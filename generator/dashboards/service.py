@@ -444,37 +444,27 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
     lay.add(f"capacity/{c.name}/headroom", headroom, 8, 8, low)
 
 
-def _freshness_panel(lay: _Layout, service: Service, f: Freshness) -> None:
+def _clock_panel(lay: _Layout, service: Service, check: Freshness | Expiry) -> None:
+    """A freshness check's age, or an expiry's time left, against its levels."""
+    if isinstance(check, Freshness):
+        kind, what, meaning, alert = "freshness", "age", "Time since the last success", "Stale"
+        metric, bound, steps = n.FRESHNESS_AGE, "above", g.above(check.levels)
+    else:
+        kind, what, meaning, alert = "expiry", "time left", "Time until expiry", "Expiring"
+        metric, bound, steps = n.EXPIRY_REMAINING, "below", g.below(check.levels)
     panel = (
         _series(
-            f"{f.name}: age",
-            (f"{f.description}. " if f.description else "")
-            + f"Time since the last success; alerts above {_levels_text(f.levels, 'seconds')}.",
+            f"{check.name}: {what}",
+            (f"{check.description}. " if check.description else "")
+            + f"{meaning}; alerts {bound} {_levels_text(check.levels, 'seconds')}.",
             "s",
             0,
         )
-        .thresholds(g.above(f.levels))
+        .thresholds(steps)
         .thresholds_style(g.threshold_lines())
     )
-    panel = _targets(panel, [g.query(_check_sel(n.FRESHNESS_AGE, service, f.name))])
-    lay.add(f"freshness/{f.name}", panel, 8, 12, n.check_alert(service.name, f.name, "Stale"))
-
-
-def _expiry_panel(lay: _Layout, service: Service, e: Expiry) -> None:
-    panel = (
-        _series(
-            f"{e.name}: time left",
-            (f"{e.description}. " if e.description else "")
-            + f"Time until expiry; alerts below {_levels_text(e.levels, 'seconds')}.",
-            "s",
-            0,
-        )
-        .thresholds(g.below(e.levels))
-        .thresholds_style(g.threshold_lines())
-    )
-    panel = _targets(panel, [g.query(_check_sel(n.EXPIRY_REMAINING, service, e.name))])
-    expiring = n.check_alert(service.name, e.name, "Expiring")
-    lay.add(f"expiry/{e.name}", panel, 8, 12, expiring)
+    panel = _targets(panel, [g.query(_check_sel(metric, service, check.name))])
+    lay.add(f"{kind}/{check.name}", panel, 8, 12, n.check_alert(service.name, check.name, alert))
 
 
 # -- the dashboard ----------------------------------------------------------------------
@@ -506,9 +496,9 @@ def service_dashboard(service: Service, plans: Sequence[SLOPlan]) -> ServiceDash
     if service.freshness or service.expiry:
         lay.row("freshness-expiry", "Freshness and expiry")
         for f in service.freshness:
-            _freshness_panel(lay, service, f)
+            _clock_panel(lay, service, f)
         for e in service.expiry:
-            _expiry_panel(lay, service, e)
+            _clock_panel(lay, service, e)
     return ServiceDashboard(uid, g.encode(dash.build()), dict(lay.alerts))
 
 
