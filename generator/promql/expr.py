@@ -10,7 +10,7 @@ compose nodes without thinking about them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import promql_parser as pp
@@ -293,6 +293,22 @@ def from_parsed(node: Any) -> Expr:
     if isinstance(node, pp.BinaryExpr):
         return _binary(node)
     return Verbatim(str(node.prettify()))
+
+
+def printed_order(node: Expr) -> Expr:
+    """The expression with every selector's matchers in the order the parser's canonical
+    printer writes them (sorted by their text), so that a fragment from a spec reads in
+    a rule as it does in its canonical text (dashboards, docs)."""
+    if isinstance(node, Selector):
+        return replace(node, matchers=tuple(sorted(node.matchers, key=Matcher.text)))
+    changes: dict[str, Any] = {}
+    for f in fields(node):  # type: ignore[arg-type]
+        value = getattr(node, f.name)
+        if isinstance(value, Expr):
+            changes[f.name] = printed_order(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], Expr):
+            changes[f.name] = tuple(printed_order(v) for v in value)
+    return replace(node, **changes) if changes else node  # type: ignore[type-var]
 
 
 def _selector(node: Any, range_: float | None) -> Expr:

@@ -168,6 +168,14 @@ def canonical(text: str, extra: tuple[Matcher, ...] = (), *, rule: bool = False)
     """Parse any expression, merge the service matchers into each selector, print it.
 
     rule=True is for whole rule expressions that templates built around checked fragments."""
+    return canonical_tree(text, extra, rule=rule)[1]
+
+
+def canonical_tree(
+    text: str, extra: tuple[Matcher, ...] = (), *, rule: bool = False
+) -> tuple[Any, str]:
+    """canonical(), with the parsed tree it printed: rules embed the tree itself, so a
+    fragment is parsed once."""
     expr = parse(text, MAX_RULE_CHARS if rule else MAX_FRAGMENT_CHARS)
     if extra:
         expr = pp.transform(
@@ -181,7 +189,7 @@ def canonical(text: str, extra: tuple[Matcher, ...] = (), *, rule: bool = False)
             f"{MAX_CANONICAL_CHARS}; long operator chains nest deeply, group them with "
             "parentheses or record parts in your own recording rules"
         )
-    return printed
+    return expr, printed
 
 
 def plain_selector(text: str, extra: tuple[Matcher, ...] = ()) -> tuple[str, tuple[Matcher, ...]]:

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from generator.conventions import BASE_WINDOW_SECONDS, RESERVED_LABELS, SEVERITIES
 from generator.errors import Problem, SpecError
+from generator.promql import expr as nodes
 from generator.promql import fragments as promql
 from generator.spec.inherit import merge
 from generator.spec.load import Document, Path_, format_path
@@ -70,9 +71,12 @@ class Builder:
             raise self.fail(path, f"duration '{value}' must be greater than 0; e.g. 5m or 30d")
         return seconds
 
-    def expr(self, text: str, path: Path_) -> str:
+    def expr(self, text: str, path: Path_) -> tuple[str, nodes.Expr]:
+        """A PromQL fragment with the service matchers merged: its canonical text, and
+        its tree as expression nodes for the rules (parsed here, once)."""
         try:
-            return promql.canonical(text, self.matchers)
+            tree, text = promql.canonical_tree(text, self.matchers)
+            return text, nodes.printed_order(nodes.from_parsed(tree))
         except promql.PromQLTooComplex as exc:
             raise SpecError([self.origin(path).problem(str(exc))]) from exc
         except promql.PromQLError as exc:
@@ -425,9 +429,9 @@ class Builder:
                 f"histogram_quantile({format_number(q['quantile'])}, "
                 f"sum by ({by}) (rate({hist.text('_bucket')}[{window}])))"
             )
-            expr = self.expr(text, (*path, "quantile"))
+            expr, tree = self.expr(text, (*path, "quantile"))
         else:
-            expr = self.expr(raw["expr"], (*path, "expr"))
+            expr, tree = self.expr(raw["expr"], (*path, "expr"))
         direction = raw.get("direction", "above")
         hint = ", or set direction: below if low values are bad" if direction == "above" else ""
         levels = self._levels(
@@ -442,6 +446,7 @@ class Builder:
         return Threshold(
             **self._common(raw, path, self.defaults["threshold"]["for"]),
             expr=expr,
+            expr_tree=tree,
             direction=direction,
             levels=levels,
             unit=unit,
@@ -449,13 +454,13 @@ class Builder:
 
     def _capacity(self, raw: dict[str, Any], path: Path_) -> Capacity:
         d = self.defaults["capacity"]
-        usage = self.expr(raw["usage"], (*path, "usage"))
+        usage, usage_tree = self.expr(raw["usage"], (*path, "usage"))
         limit_raw = raw["limit"]
-        limit = (
-            format_number(float(limit_raw))
-            if isinstance(limit_raw, int | float)
-            else self.expr(limit_raw, (*path, "limit"))
-        )
+        limit_tree: nodes.Expr
+        if isinstance(limit_raw, int | float):
+            limit, limit_tree = format_number(float(limit_raw)), nodes.Number(float(limit_raw))
+        else:
+            limit, limit_tree = self.expr(limit_raw, (*path, "limit"))
         common = self._common(raw, path, d["for"])
         headroom = self._headroom(raw, (*path, "headroom"))
         exhaustion = self._exhaustion(raw.get("exhaustion"), (*path, "exhaustion"))
@@ -472,6 +477,8 @@ class Builder:
             **common,
             usage=usage,
             limit=limit,
+            usage_tree=usage_tree,
+            limit_tree=limit_tree,
             headroom=headroom,
             unit=raw.get("unit", "none"),
             exhaustion=exhaustion,
@@ -552,17 +559,23 @@ class Builder:
 
     def _freshness(self, raw: dict[str, Any], path: Path_) -> Freshness:
         merged = merge(self.defaults["freshness"], raw)
+        common = self._common(merged, path, "0s")
+        timestamp, tree = self.expr(raw["timestamp"], (*path, "timestamp"))
         return Freshness(
-            **self._common(merged, path, "0s"),
-            timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
+            **common,
+            timestamp=timestamp,
+            timestamp_tree=tree,
             levels=self._levels(merged, path, self.duration, descending=False, own=raw),
         )
 
     def _expiry(self, raw: dict[str, Any], path: Path_) -> Expiry:
         merged = merge(self.defaults["expiry"], raw)
+        common = self._common(merged, path, "0s")
+        timestamp, tree = self.expr(raw["timestamp"], (*path, "timestamp"))
         return Expiry(
-            **self._common(merged, path, "0s"),
-            timestamp=self.expr(raw["timestamp"], (*path, "timestamp")),
+            **common,
+            timestamp=timestamp,
+            timestamp_tree=tree,
             levels=self._levels(merged, path, self.duration, descending=True, own=raw),
         )
 
@@ -577,6 +590,7 @@ class Builder:
         return Absence(
             **self._common(merge(d, raw), path, d["for"]),
             selector=selector.text(),
+            series=nodes.Selector(selector.metric, selector.matchers),
             target=key == "target",
             severity=raw.get("severity", d["severity"]),
         )

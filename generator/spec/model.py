@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from generator.errors import Problem
+from generator.promql.expr import Expr
 from generator.promql.fragments import Matcher, selector_text
 
 Severity = Literal["critical", "warning", "info"]
@@ -143,7 +144,8 @@ class Check:
 
 @dataclass(frozen=True)
 class Threshold(Check):
-    expr: str = ""
+    expr: str = ""  # canonical PromQL text (dashboards, explain, proofs)
+    expr_tree: Expr | None = None  # the same, parsed once: rules embed it
     direction: Literal["above", "below"] = "above"
     levels: tuple[Level, ...] = ()
     unit: str = "none"
@@ -163,7 +165,9 @@ class Exhaustion:
 @dataclass(frozen=True)
 class Capacity(Check):
     usage: str = ""
-    limit: str = ""
+    limit: str = ""  # PromQL, or a number as text
+    usage_tree: Expr | None = None
+    limit_tree: Expr | None = None  # a Number for a literal limit
     headroom: tuple[Level, ...] = ()  # percent of the limit that must stay free
     unit: str = "none"
     exhaustion: tuple[Exhaustion, ...] = ()  # weakest severity first, like the headroom
@@ -176,18 +180,21 @@ class Capacity(Check):
 @dataclass(frozen=True)
 class Freshness(Check):
     timestamp: str = ""
+    timestamp_tree: Expr | None = None
     levels: tuple[Level, ...] = ()  # maximum age in seconds
 
 
 @dataclass(frozen=True)
 class Expiry(Check):
     timestamp: str = ""
+    timestamp_tree: Expr | None = None
     levels: tuple[Level, ...] = ()  # minimum time left in seconds
 
 
 @dataclass(frozen=True)
 class Absence(Check):
     selector: str = ""
+    series: Expr | None = None  # the selector as an expression node
     target: bool = False  # a scrape target (up) rather than any metric
     severity: Severity = "critical"
 
