@@ -123,34 +123,20 @@ absence:
     for: 2m
 """
 
-# (template, exact text, the same rule made wrong): each must fail its own proof.
+# (template, exact text, the same rule made wrong): each must fail its own proof. The
+# expressions are built in Python (generator/rules/checks.py); an override that rewrites
+# one still reaches the rule file, and the proofs, which take their expectations from the
+# spec, must catch it.
 WRONG_RULES = [
-    (
-        "rules_thresholds.yml.j2",
-        '" " ~ (level.value | num)) | q }}',
-        '" " ~ ((level.value * 1.1) | num)) | q }}',
-    ),
-    (
-        "rules_capacity.yml.j2",
-        "((level.value / 100) | round(12) | num)",
-        "((level.value / 90) | round(12) | num)",
-    ),
-    (
-        "rules_capacity.yml.j2",
-        '(ex.within | num) ~ ") >= "',
-        '((ex.within * 0.9) | num) ~ ") >= "',
-    ),
-    (
-        "rules_freshness.yml.j2",
-        '" > " ~ (level.value | num)) | q }}',
-        '" > " ~ ((level.value + 60) | num)) | q }}',
-    ),
-    (
-        "rules_freshness.yml.j2",
-        '" < " ~ (level.value | num)) | q }}',
-        '" < " ~ ((level.value - 60) | num)) | q }}',
-    ),
-    ("rules_absence.yml.j2", '" == 0) or absent("', '" == 2) or absent("'),
+    (template, "{{ rule_fields(r) }}", f'{{{{ rule_fields(r) | replace("{right}", "{wrong}") }}}}')
+    for template, right, wrong in [
+        ("rules_thresholds.yml.j2", " > 70", " > 77"),
+        ("rules_capacity.yml.j2", " < 0.3", " < 0.27"),
+        ("rules_capacity.yml.j2", ", 14400) >= ", ", 12960) >= "),
+        ("rules_freshness.yml.j2", " > 900", " > 960"),
+        ("rules_freshness.yml.j2", " < 604800", " < 604740"),
+        ("rules_absence.yml.j2", " == 0 or absent(", " == 2 or absent("),
+    ]
 ]
 
 
@@ -271,14 +257,27 @@ CAPACITY_SCENARIOS = [
     "queue exhaustion warning: 4750, just below the level of 5000, does not fire",
 ]
 
-# The capacity template made wrong in what the new forms add: each must fail its proof.
+# The capacity rules laid out wrong in what the new forms add: each must fail its proof.
 WRONG_CAPACITY_RULES = [
     # a level's own `for` ignored: the check-wide one for every level
-    ("{%- set for_ = c.level_for(level) %}", "{%- set for_ = c.for_ %}"),
+    (
+        "macros.j2",
+        "    for: {{ r.for_ | dur | q }}",
+        '    for: {{ (r.check.for_ if r.what == "headroom" else r.for_) | dur | q }}',
+    ),
     # only the first exhaustion level rendered
-    ("{%- for ex in c.exhaustion %}", "{%- for ex in c.exhaustion[:1] %}"),
+    (
+        "rules_capacity.yml.j2",
+        "{%- for r in group.rules %}",
+        '{%- for r in group.rules if r.what != "exhaustion" or r.level == r.check.exhaustion[0] %}',
+    ),
     # every exhaustion level with the first level's `for`
-    ("    for: {{ ex.for_ | dur | q }}", "    for: {{ c.exhaustion[0].for_ | dur | q }}"),
+    (
+        "macros.j2",
+        "    for: {{ r.for_ | dur | q }}",
+        "    for: {{ (r.check.exhaustion[0].for_ if r.what == 'exhaustion' else r.for_)"
+        " | dur | q }}",
+    ),
 ]
 
 
@@ -344,11 +343,13 @@ def test_explain_lists_every_capacity_level_with_its_own_for(capacity_specs: Pat
     ]
 
 
-@pytest.mark.parametrize(("right", "wrong"), WRONG_CAPACITY_RULES, ids=lambda v: str(v)[:32])
+@pytest.mark.parametrize(
+    ("template", "right", "wrong"), WRONG_CAPACITY_RULES, ids=lambda v: str(v)[-32:]
+)
 def test_a_wrong_capacity_level_is_caught(
-    capacity_specs: Path, tmp_path: Path, right: str, wrong: str
+    capacity_specs: Path, tmp_path: Path, template: str, right: str, wrong: str
 ) -> None:
-    templates = broken_templates(tmp_path, "rules_capacity.yml.j2", right, wrong)
+    templates = broken_templates(tmp_path, template, right, wrong)
     result = run_cli("test", str(capacity_specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL  pool-api (")

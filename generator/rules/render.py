@@ -26,6 +26,7 @@ from generator import conventions
 from generator.errors import Problem, SpecError
 from generator.promql import expr
 from generator.promql import fragments as promql
+from generator.rules import checks as check_rules
 from generator.rules import slo as slo_rules
 from generator.slo.plan import (
     FAST_INTERVAL,
@@ -212,14 +213,21 @@ def rules_text(
     service: Service,
     plans: list[SLOPlan],
     slo_groups: list[slo_rules.Group] | None = None,
+    check_groups: dict[str, check_rules.Group] | None = None,
 ) -> str:
     """What rules.yml.j2 renders for the service."""
     if slo_groups is None:
         slo_groups = slo_rules.groups(service, plans)
+    if check_groups is None:
+        check_groups = check_rules.groups(service)
     try:
         template = env.get_template("rules.yml.j2")
         return template.render(
-            service=service, plans=plans, slo_groups=slo_groups, **_selectors(service)
+            service=service,
+            plans=plans,
+            slo_groups=slo_groups,
+            check_groups=check_groups,
+            **_selectors(service),
         )
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
@@ -228,7 +236,8 @@ def rules_text(
 def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> dict[str, Any]:
     """The rule file of one service as data, checked against the rule-file schema."""
     slo_groups = slo_rules.groups(service, plans)
-    text = rules_text(env, service, plans, slo_groups)
+    check_groups = check_rules.groups(service)
+    text = rules_text(env, service, plans, slo_groups, check_groups)
     try:
         if too_deep(text):
             raise yaml.YAMLError("the YAML nests too deeply")
@@ -247,6 +256,7 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
         message = f"template produced an invalid rule file at {where}: {error.message}"
         raise SpecError([Problem(service.source, 0, 0, "", f"{message}; fix the template")])
     built = {r.text for g in slo_groups for r in g.rules}
+    built.update(r.text for g in check_groups.values() for r in g.rules)
     return _canonical(data, service, built)
 
 
