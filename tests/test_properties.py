@@ -8,6 +8,7 @@ call at the end, so a few dozen examples stay fast.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -23,6 +24,7 @@ from generator.errors import Problem, SpecError
 from generator.importers import common as imports
 from generator.importers import openslo as import_openslo
 from generator.importers import sloth as import_sloth
+from generator.promql import fragments
 from generator.spec.load import load_file
 
 # A few dozen keep the suite fast; PROMSPEC_PROPERTY_EXAMPLES=1000 for a deeper hunt.
@@ -477,3 +479,15 @@ def test_imports_of_mutated_sources_convert_or_fail_with_one_line_errors(tmp_pat
     never_crashes()
     assert outcomes["rejected"] > 0
     assert outcomes["imported"] > 0
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_quoted_label_values_are_json_strings_promql_reads_back(value: str) -> None:
+    # quote() skips json.dumps where nothing needs escaping: the same text either way,
+    # and the parser reads the value back unchanged.
+    assert fragments.quote(value) == json.dumps(value, ensure_ascii=False)
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        return  # a lone surrogate is no valid UTF-8 for the parser
+    [(_, matchers)] = fragments.vector_selectors(f"m{{l={fragments.quote(value)}}}")
+    assert matchers == (fragments.Matcher("l", "=", value),)
