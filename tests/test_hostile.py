@@ -173,6 +173,21 @@ def test_user_templates_run_in_the_sandbox(template: str, tmp_path: Path) -> Non
     assert problem.file.endswith("rules.yml.j2") and problem.line == 2
 
 
+def test_user_template_nesting_yaml_too_deep_is_refused(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "rules.yml.j2").write_text("groups: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    with pytest.raises(SpecError) as caught:
+        compile_text(
+            tmp_path,
+            HEADER + "absence:\n  - name: m\n    metric: foo\n",
+            templates=templates,
+            use_promtool=False,
+        )
+    [problem] = caught.value.problems
+    assert problem.message == "template produced invalid YAML: the YAML nests too deeply"
+
+
 # -- resource bounds (docs/errors.md) ------------------------------------------------------
 
 
