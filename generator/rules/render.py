@@ -193,6 +193,7 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
             ),
         )
 
+    # check_sel: for --templates overrides written before the check rules were data.
     return {"slo_sel": slo_sel, "check_sel": check_sel}
 
 
