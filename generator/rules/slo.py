@@ -65,9 +65,13 @@ class Rule:
 
     @cached_property
     def shown_labels(self) -> dict[str, str]:
-        """The labels the rule file states: those its expression's result does not
-        already carry with the same value (service and slo, mostly). What a series or
-        an alert ends up with is the same either way."""
+        """The labels the rule file states. An alert's leave out those its expression's
+        result already carries with the same value (service and slo): Alertmanager sees
+        the same labels either way. A recording rule states them all: promtool tells
+        rules of one name apart by their stated labels (two SLOs' `history` rules would
+        be duplicates to it), and tools that split groups read them."""
+        if self.record:
+            return self.labels
         kept = carried(self.expr)
         return {k: v for k, v in self.labels.items() if kept.get(k) != v}
 
