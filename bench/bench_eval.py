@@ -16,8 +16,12 @@ History: raw counters through `promtool tsdb create-blocks-from openmetrics`; re
 series through `promtool tsdb create-blocks-from rules`, one dependency level at a time
 (bench/rulesets.py). See docs/benchmarks.md for the method and the figures.
 
-usage: python bench/bench_eval.py [--sizes 10,100,1000] [--repeat N] [--quick]
-(`make bench` runs all benchmarks with their defaults; only a full run saves results)
+usage: python bench/bench_eval.py [--sizes 10,100,1000] [--repeat N] [--quick] [--cost]
+(`make bench` runs all benchmarks with their defaults; only a run of all sizes saves
+results, a --cost one to bench/results/eval-cost.json.
+--cost takes the targets' figures alone: samples and query time against the usual shape
+and the floor, and the steady accuracy, without the live groups, the 5m rule's anatomy
+and the bursty histories: ~10 minutes at 1,000 series instead of ~40 for a full run.)
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ SHORT_BACKFILL_S = 900  # series only read at an instant need a recent sample, n
 FULL_SIZES = [10, 100, 1000]
 BURSTY_SIZE = 100
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
-TARGETS = {"promspec_over_usual": 0.01, "promspec_over_floor": 1.5, "accuracy": 0.01}
+# Issue 20: at most 1/500 of the usual shape (issue 6 asked 1/100) and 1.5x the floor.
+TARGETS = {"promspec_over_usual": 1 / 500, "promspec_over_floor": 1.5, "accuracy": 0.01}
 PAGE_TIERS = ("page_fast", "page_slow")
 # Live groups: the steady history ends this far in the future (rounded up to 5 minutes),
 # time enough to build it and run the query-API measurements, so the live server starts
@@ -318,9 +323,11 @@ def times_before(last: float, count: int, step: int) -> list[float]:
 def page_tiers_every_30s(rules: list[dict[str, Any]]) -> bool:
     """Page alerts, and every recorded series they read, are evaluated every 30 s or faster."""
     records = {r["record"]: r for r in rules if r["record"]}
+    seen: set[str] = set()  # a 5m base rule reads its own family (errors read the total)
 
     def fast(expr: str) -> bool:
-        refs = rulesets.references(expr, set(records))
+        refs = rulesets.references(expr, set(records)) - seen
+        seen.update(refs)
         return all(records[n]["interval_s"] <= 30 and fast(records[n]["expr"]) for n in refs)
 
     pages = [r for r in rules if r["alert"] and r["labels"].get("burn_tier") in PAGE_TIERS]
@@ -452,7 +459,12 @@ def live_end(series: int) -> int:
 
 
 def measure_size(
-    root: Path, series: int, rules: dict[str, list[Any]], files: dict[str, Path], repeat: int
+    root: Path,
+    series: int,
+    rules: dict[str, list[Any]],
+    files: dict[str, Path],
+    repeat: int,
+    cost_only: bool = False,
 ) -> dict[str, Any]:
     end = live_end(series)
     load = traffic.make("steady", series, end - HISTORY_S, end)
@@ -463,14 +475,16 @@ def measure_size(
         history_s = at - load.start
         seen = observe(prom, rules, at, repeat)
         costs = {k: cost(rs, seen[k], history_s) for k, rs in rules.items()}
-        parts = anatomy(prom, at, rules["promspec"])
+        parts = {} if cost_only else anatomy(prom, at, rules["promspec"])
         acc = accuracy(prom, load, rules, times_before(at, ACCURACY_TIMES, ACCURACY_STEP_S))
-    print(f"  {series:>5} series: live groups until {LIVE_S} s after the history", flush=True)
-    groups = live(load, data, files)
+    groups = None
+    if not cost_only:
+        print(f"  {series:>5} series: live groups until {LIVE_S} s after the history", flush=True)
+        groups = live(load, data, files)
     shutil.rmtree(data)
     a, b, f = (costs[k]["samples_per_hour"] for k in ("promspec", "usual", "floor"))
     a30, b30 = (costs[k]["samples_per_hour_30d_history"] for k in ("promspec", "usual"))
-    return {
+    out = {
         "build": build,
         "evaluated_at": at,
         "history_s": history_s,
@@ -487,14 +501,16 @@ def measure_size(
         ),
         "raw_rule_parts": parts,
         "accuracy_steady": acc,
-        "live": groups,
-        "live_eval_promspec_over_usual": round(
-            groups["promspec"]["eval_s_per_hour"] / groups["usual"]["eval_s_per_hour"], 4
-        ),
-        "live_eval_promspec_over_floor": round(
-            groups["promspec"]["eval_s_per_hour"] / groups["floor"]["eval_s_per_hour"], 3
-        ),
     }
+    if groups is not None:
+        out["live"] = groups
+        out["live_eval_promspec_over_usual"] = round(
+            groups["promspec"]["eval_s_per_hour"] / groups["usual"]["eval_s_per_hour"], 4
+        )
+        out["live_eval_promspec_over_floor"] = round(
+            groups["promspec"]["eval_s_per_hour"] / groups["floor"]["eval_s_per_hour"], 3
+        )
+    return out
 
 
 def measure_bursty(
@@ -536,9 +552,20 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         top["eval_time_promspec_over_floor"],
     )
     live_usual, live_floor = (
-        top["live_eval_promspec_over_usual"],
-        top["live_eval_promspec_over_floor"],
+        top.get("live_eval_promspec_over_usual"),
+        top.get("live_eval_promspec_over_floor"),
     )
+    met = {
+        "at_most_1_500_of_usual": top["promspec_over_usual"] <= TARGETS["promspec_over_usual"],
+        "at_most_1_5x_floor": top["promspec_over_floor"] <= TARGETS["promspec_over_floor"],
+        "page_tiers_every_30s": results["page_tiers_every_30s"],
+        "within_1pct_of_exact": all(e <= TARGETS["accuracy"] for e in accuracy.values()),
+        "eval_time_at_most_1_500_of_usual": time_usual <= TARGETS["promspec_over_usual"],
+        "eval_time_at_most_1_5x_floor": time_floor <= TARGETS["promspec_over_floor"],
+    }
+    if live_usual is not None and live_floor is not None:  # not measured with --cost
+        met["live_eval_at_most_1_500_of_usual"] = live_usual <= TARGETS["promspec_over_usual"]
+        met["live_eval_at_most_1_5x_floor"] = live_floor <= TARGETS["promspec_over_floor"]
     return {
         "at_series": int(max(sizes, key=int)),
         "promspec_over_usual": top["promspec_over_usual"],
@@ -550,16 +577,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "promspec_max_relative_error": accuracy,
         # The samples are the targets' measure (machine-independent); evaluation time is
         # measured by the same rule and reported beside them, met or not.
-        "met": {
-            "at_most_1_100_of_usual": top["promspec_over_usual"] <= TARGETS["promspec_over_usual"],
-            "at_most_1_5x_floor": top["promspec_over_floor"] <= TARGETS["promspec_over_floor"],
-            "page_tiers_every_30s": results["page_tiers_every_30s"],
-            "within_1pct_of_exact": all(e <= TARGETS["accuracy"] for e in accuracy.values()),
-            "eval_time_at_most_1_100_of_usual": time_usual <= TARGETS["promspec_over_usual"],
-            "eval_time_at_most_1_5x_floor": time_floor <= TARGETS["promspec_over_floor"],
-            "live_eval_at_most_1_100_of_usual": live_usual <= TARGETS["promspec_over_usual"],
-            "live_eval_at_most_1_5x_floor": live_floor <= TARGETS["promspec_over_floor"],
-        },
+        "met": met,
     }
 
 
@@ -584,6 +602,9 @@ def report(results: dict[str, Any]) -> None:
         print(per_hour(n, s["cost"]))
     print("\nlive groups: evaluationTime seconds per hour (/api/v1/rules, median per group)")
     for n, s in results["sizes"].items():
+        if "live" not in s:
+            print(f"{n:>13} not measured (--cost)")
+            continue
         live = s["live"]
         late = f"{live['late_s']} s after" if live["late_s"] else "before"
         print(per_hour(n, live) + f"  (server ready {late} the history's end)")
@@ -625,6 +646,11 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, FULL_SIZES)))
     parser.add_argument("--repeat", type=int, default=5, help="timed queries per rule")
     parser.add_argument("--quick", action="store_true", help="--sizes 10,100 --repeat 1")
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="samples, query time and steady accuracy only (no live groups, anatomy, bursty)",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so Prometheus is stopped and temporary data removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -640,14 +666,17 @@ def main() -> None:
         rules, files = rulesets.all_rules(root)
         results["page_tiers_every_30s"] = page_tiers_every_30s(rules["promspec"])
         for n in sizes:
-            results["sizes"][str(n)] = measure_size(root, n, rules, files, repeat)
-        bursty = BURSTY_SIZE if BURSTY_SIZE in sizes else min(sizes)
-        results["bursty"] = measure_bursty(root, bursty, end, rules)
+            results["sizes"][str(n)] = measure_size(root, n, rules, files, repeat, args.cost)
+        if not args.cost:
+            bursty = BURSTY_SIZE if BURSTY_SIZE in sizes else min(sizes)
+            results["bursty"] = measure_bursty(root, bursty, end, rules)
     results["summary"] = summary(results)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["wall_s"] = round(time.perf_counter() - started, 1)
     full = sizes == FULL_SIZES and not args.quick
-    path = save("eval", results) if full else None
+    path = None
+    if full:  # a --cost run keeps its own file: it lacks the live and bursty figures
+        path = save("eval-cost" if args.cost else "eval", results)
     report(results)
     print(f"results: {path}" if path else "results not saved (partial run)")
 

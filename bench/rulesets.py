@@ -175,26 +175,54 @@ def needs_history(name: str, rules: list[dict[str, Any]]) -> bool:
     return name.startswith("slo:sli_") or any(pattern.search(r["expr"]) for r in rules)
 
 
+_EVENTS = re.compile(r'events="([^"]*)"')
+
+
+def _reads(expr: str, name: str) -> list[str | None]:
+    """The `events` value of every selector of `name` in expr (None: any)."""
+    found = []
+    for m in re.finditer(re.escape(name) + r"(\{[^}]*\})?", expr):
+        end = m.end()
+        if end < len(expr) and (expr[end].isalnum() or expr[end] in "_:"):
+            continue  # a longer name that starts with this one
+        events = _EVENTS.search(m.group(1) or "")
+        found.append(events.group(1) if events else None)
+    return found
+
+
 def backfill_levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Recording rules by dependency level: level n reads only series of levels < n.
 
     `promtool tsdb create-blocks-from rules` queries a server that does not see the
     blocks it writes, so each level is backfilled after the previous one is loaded.
+    promspec records several rules under one name (slo:sli_events:rate5m with events
+    total, errors and history, the last two reading the first), so a rule depends on
+    the rules of a name it reads whose `events` label matches the selector's (or that
+    set none).
     """
-    records = {r["record"]: r for r in rules if r["record"]}
-    level: dict[str, int] = {}
+    records = [r for r in rules if r["record"]]
+    level: dict[int, int] = {}
 
-    def of(name: str) -> int:
-        if name not in level:
-            refs = references(records[name]["expr"], set(records)) - {name}
-            level[name] = 1 + max((of(n) for n in refs), default=-1)
-        return level[name]
+    def of(i: int) -> int:
+        if i not in level:
+            level[i] = 0  # a guard against cycles while this rule is worked out
+            deps = []
+            for j, other in enumerate(records):
+                if j == i:
+                    continue
+                mine = other["labels"].get("events")
+                for want in _reads(records[i]["expr"], other["record"]):
+                    if want is None or mine is None or want == mine:
+                        deps.append(j)
+                        break
+            level[i] = 1 + max((of(j) for j in deps), default=-1)
+        return level[i]
 
     levels: list[list[dict[str, Any]]] = []
-    for name in records:
-        n = of(name)
+    for i, rule in enumerate(records):
+        n = of(i)
         levels.extend([] for _ in range(n + 1 - len(levels)))
-        levels[n].append(records[name])
+        levels[n].append(rule)
     return levels
 
 

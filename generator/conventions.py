@@ -24,8 +24,10 @@ EVENTS_LABEL = "events"
 EVENTS_TOTAL = "total"
 EVENTS_ERRORS = "errors"
 EVENTS_HISTORY = "history"
-# Tells apart the pieces of a window while they are summed; never recorded.
-PIECE_LABEL = "promspec_piece"
+# Tells apart the pieces of a window while they are summed; never recorded. A short name
+# is safe: the summed series carry only service, slo, events and the SLO's group_by
+# labels, and group_by may not use a reserved label (it is written ~30 times a file).
+PIECE_LABEL = "piece"
 RESERVED_LABELS = frozenset(
     {
         SERVICE_LABEL,

@@ -128,10 +128,12 @@ def test_windows_are_back_to_back_copies_of_shorter_recorded_windows() -> None:
         (6 * HOUR, 2 * HOUR, 3),
         (DAY, 6 * HOUR, 4),
         (3 * DAY, DAY, 3),
-        (30 * DAY, 3 * DAY, 10),
+        # 10 x 3d would take 9 copies; 2 x 15d with 15d = 5 x 3d takes 5.
+        (15 * DAY, 3 * DAY, 5),
+        (30 * DAY, 15 * DAY, 2),
     ]
-    assert plan.recipe(30 * DAY).offsets == tuple(k * 3 * DAY for k in range(10))
-    assert [r.window for r in plan.recipes_in("slow")] == [DAY, 3 * DAY]
+    assert plan.recipe(15 * DAY).offsets == tuple(k * 3 * DAY for k in range(5))
+    assert [r.window for r in plan.recipes_in("slow")] == [DAY, 3 * DAY, 15 * DAY]
     assert [r.window for r in plan.recipes_in("period")] == [30 * DAY]
 
 
@@ -144,9 +146,10 @@ def test_a_chain_of_too_many_copies_gets_an_intermediate_window() -> None:
 
 
 def test_a_window_no_copies_can_build_is_summed_over_the_5m_rates() -> None:
-    # 7m30s is no multiple of 5m; 1h30m is 2 x 45m, 45m = 9 x 5m.
+    # 7m30s is no multiple of 5m; 1h30m is 3 x 30m, 30m = 6 x 5m (7 copies, where
+    # 2 x 45m, 45m = 9 x 5m would take 9).
     recipes = window_recipes((300.0, 450.0, 5400.0))
-    assert [(r.window, r.source, r.pieces) for r in recipes] == [(2700, 300, 9), (5400, 2700, 2)]
+    assert [(r.window, r.source, r.pieces) for r in recipes] == [(1800, 300, 6), (5400, 1800, 3)]
     # A prime count of copies above the limit: no recipe (37 x 5m).
     assert window_recipes((37 * 300.0,)) == ()
 

@@ -15,6 +15,8 @@ import yaml
 from conftest import ROOT
 
 from generator.promql import fragments as promql
+from generator.promql.expr import from_parsed
+from generator.rules.slo import carried
 
 DOC = ROOT / "docs" / "seed-coverage.md"
 OUT = ROOT / "out" / "prometheus"
@@ -77,7 +79,10 @@ def writes(rule: dict[str, Any], labels: dict[str, str]) -> bool:
     the series it reads, as its first selector's matchers select them."""
     own = rule.get("labels")
     if own:
-        return all(own.get(k) == v for k, v in labels.items())
+        # An SLO alert leaves out the service and slo labels its expression carries.
+        node = from_parsed(promql.parse(rule["expr"], promql.MAX_RULE_CHARS))
+        gets = {**carried(node), **own}
+        return all(gets.get(k) == v for k, v in labels.items())
     _, matchers = promql.vector_selectors(rule["expr"])[0]
     for k, v in labels.items():
         for m in matchers:

@@ -63,6 +63,18 @@ class Rule:
     def text(self) -> str:
         return layout(self.expr)
 
+    @cached_property
+    def shown_labels(self) -> dict[str, str]:
+        """The labels the rule file states. An alert's leave out those its expression's
+        result already carries with the same value (service and slo): Alertmanager sees
+        the same labels either way. A recording rule states them all: promtool tells
+        rules of one name apart by their stated labels (two SLOs' `history` rules would
+        be duplicates to it), and tools that split groups read them."""
+        if self.record:
+            return self.labels
+        kept = carried(self.expr)
+        return {k: v for k, v in self.labels.items() if kept.get(k) != v}
+
 
 @dataclass(frozen=True)
 class Group:
@@ -361,6 +373,46 @@ class _Builder:
                 )
             )
         return [*rules, remaining, *alerts]
+
+
+def carried(node: Expr) -> dict[str, str]:
+    """Labels every series of the expression's result has, with the value known from its
+    equality matchers; {} where that is not known. Follows Prometheus: a vector operation
+    keeps the left-hand side's labels (less `ignoring`, only `on` for arithmetic and
+    comparisons), aggregations keep their `by` labels, absent() its equality matchers."""
+    if isinstance(node, Selector):
+        return {m.name: m.value for m in node.matchers if m.op == "="}
+    if isinstance(node, Aggregate):
+        inner = carried(node.expr)
+        if node.labels is None:
+            return {}
+        if node.without:
+            return {k: v for k, v in inner.items() if k not in node.labels}
+        return {k: v for k, v in inner.items() if k in node.labels}
+    if isinstance(node, Call):
+        if node.func in ("absent", "clamp_min", "clamp_max", "round", "abs") and node.args:
+            return carried(node.args[0])
+        if node.func == "label_replace" and isinstance(node.args[1], String):
+            return {k: v for k, v in carried(node.args[0]).items() if k != node.args[1].value}
+        return {}
+    if isinstance(node, Binary):
+        left, right = isinstance(node.lhs, Number), isinstance(node.rhs, Number)
+        if left and right:
+            return {}
+        if left or right:  # a scalar side: the vector's labels
+            return carried(node.rhs if left else node.lhs)
+        lhs = carried(node.lhs)
+        if node.op in ("and", "unless"):
+            return lhs
+        if node.op == "or":  # either side's series
+            rhs = carried(node.rhs)
+            return {k: v for k, v in lhs.items() if rhs.get(k) == v}
+        if node.group:
+            return {}
+        if node.on is not None:
+            return {k: v for k, v in lhs.items() if k in node.on}
+        return {k: v for k, v in lhs.items() if k not in (node.ignoring or ())}
+    return {}
 
 
 def copies(recipe: WindowRecipe, matchers: tuple[Matcher, ...]) -> Expr:

@@ -30,8 +30,9 @@ FAST_WINDOW_LIMIT = 6 * 3600.0
 # Denominator floor: a window without traffic gives an error ratio of 0, never NaN.
 ZERO_TRAFFIC_FLOOR = 1e-12
 # A window is the mean of at most this many back-to-back copies of a shorter recorded
-# window; longer chains get an intermediate window (28d = 4 x 7d, 7d = 7 x 1d).
-MAX_PIECES = 12
+# window; longer chains get an intermediate window where one saves copies (30d = 2 x 15d,
+# 15d = 5 x 3d: 5 copies written and read where 30d = 10 x 3d took 9).
+MAX_PIECES = 6
 # A window that only many more pieces could build (a prime multiple of its source) is
 # summed over the recorded 5m rates instead.
 MAX_PRIME_PIECES = 31
@@ -165,9 +166,10 @@ def window_recipes(windows: tuple[float, ...]) -> tuple[WindowRecipe, ...]:
     """Recipes for every window above the base that a chain of pieces can build.
 
     Each window takes the longest recorded window that divides it; when that needs more
-    than MAX_PIECES copies, an intermediate window of source x (the largest divisor of
-    the count up to MAX_PIECES) is recorded first. Windows that are no multiple of the
-    base window get no recipe. Milliseconds as integers, so divisibility is exact."""
+    than MAX_PIECES copies, an intermediate window of source x d is recorded first, d
+    the divisor of the count that leaves the fewest pieces in both rules (d + count / d;
+    on a tie the longer intermediate). Windows that are no multiple of the base window
+    get no recipe. Milliseconds as integers, so divisibility is exact."""
     base = round(BASE_WINDOW_SECONDS * 1000)
     built = [base]
     recipes: list[WindowRecipe] = []
@@ -177,10 +179,10 @@ def window_recipes(windows: tuple[float, ...]) -> tuple[WindowRecipe, ...]:
         while True:
             source = max(b for b in built if window % b == 0)
             count = window // source
-            divisors = [d for d in range(2, MAX_PIECES + 1) if count % d == 0 and d < count]
+            divisors = [d for d in range(2, count) if count % d == 0]
             if count <= MAX_PIECES or not divisors:
                 break
-            step = source * max(divisors)
+            step = source * min(divisors, key=lambda d: (d + count // d, -d))
             recipes.append(WindowRecipe(step / 1000, source / 1000, step // source))
             built.append(step)
         if count > MAX_PRIME_PIECES:
