@@ -153,7 +153,9 @@ class SLOModel:
                 ]
         return self._series[key]
 
-    def events(self, window: float, pieced: bool = True, failed: bool = False) -> list[float | None]:
+    def events(
+        self, window: float, pieced: bool = True, failed: bool = False
+    ) -> list[float | None]:
         """Per tick, slo:sli_events:rate<window>{events="total"} * window when pieced (the
         copies' mean rate), else avg_over_time(the 5m total rate[window]) * window.
         `failed`: the same of events="errors", the failed events in the window."""

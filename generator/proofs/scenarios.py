@@ -514,9 +514,11 @@ class SLOScenarios:
         first = fired[0] if fired else None
         # Whole failures per tick: the guard is met on a tick; a ratio crossing on one is
         # strict, so the tick after. Either way within a step of the math.
-        if first is None or not states[i].firing[first] or abs(
-            (first - onset) * self.step - detect
-        ) > self.step + 1e-9:
+        if (
+            first is None
+            or not states[i].firing[first]
+            or abs((first - onset) * self.step - detect) > self.step + 1e-9
+        ):
             raise DesignError(
                 f"{self.burn_alert} {first_tp.tier.key}: the model pages a low-traffic outage "
                 f"at tick {first}, the math says {format_duration(detect)} after tick {onset}"

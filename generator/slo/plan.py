@@ -185,8 +185,9 @@ def plan_slo(slo: SLO) -> tuple[SLOPlan, list[Finding]]:
         if guard is None:
             # A gauge SLI counts samples at the scrape interval, not traffic, and a sample
             # may fail in part (docs/alerts.md, the low-traffic guard): no default guard.
-            gauge = slo.indicator.kind == "gauge"
-            guard = 1 if gauge else default_min_failed_events(factor, slo.error_budget, tier.long_window)
+            guard = 1
+            if slo.indicator.kind != "gauge":
+                guard = default_min_failed_events(factor, slo.error_budget, tier.long_window)
         tiers.append(TierPlan(tier, factor, guard))
     windows = {BASE_WINDOW_SECONDS}
     for t in tiers:
@@ -236,6 +237,20 @@ def plan_service(service: Service) -> tuple[list[SLOPlan], list[Finding]]:
     return plans, findings
 
 
+def page_tiers(plan: SLOPlan) -> list[TierPlan]:
+    return [tp for tp in plan.tiers if tp.tier.key.startswith("page")]
+
+
+def one_failure_pages_below(plan: SLOPlan) -> float | None:
+    """Events per second below which one failure in a long window full of traffic is a
+    burn above every page tier's factor (1 / (factor x budget x window)); None without
+    page tiers."""
+    pages = page_tiers(plan)
+    if not pages:
+        return None
+    return min(1 / (tp.factor * plan.error_budget * tp.tier.long_window) for tp in pages)
+
+
 def low_traffic(plan: SLOPlan) -> float | None:
     """Events per second of the low-traffic proofs, or None where the guard cannot show.
 
@@ -244,12 +259,12 @@ def low_traffic(plan: SLOPlan) -> float | None:
     a minute, so that one failure is at least twice the factor. Only where every page
     tier has a guard, the SLI counts events, and a total outage at that traffic still
     pages within LOW_TRAFFIC_DETECTION (99.99%: 2 a minute, paged after 1 minute)."""
-    pages = [tp for tp in plan.tiers if tp.tier.key.startswith("page")]
-    if not pages or plan.slo.indicator.kind == "gauge":
+    highest = one_failure_pages_below(plan)
+    if highest is None or plan.slo.indicator.kind == "gauge":
         return None
+    pages = page_tiers(plan)
     if any(tp.min_failed_events < 2 for tp in pages):
         return None
-    highest = min(1 / (tp.factor * plan.error_budget * tp.tier.long_window) for tp in pages)
     per_minute = math.floor(round(highest * 60 / 2, 9))
     if per_minute < 1:
         return None
