@@ -650,3 +650,49 @@ def test_budget_exhausted_counts_the_whole_period(
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+LOW_TRAFFIC = ROOT / "tests" / "fixtures" / "lowtraffic"  # 99.99% at 2 requests a minute
+
+
+def test_one_failure_at_low_traffic_pages_nobody_and_an_outage_pages_within_10_minutes(
+    tmp_path: Path,
+) -> None:
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(LOW_TRAFFIC), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\nok    ledger-api (2 files, " in result.stdout
+    fast = yaml.safe_load((proofs / "tests" / "ledger-api.test.yml").read_text())
+    long = yaml.safe_load((proofs / "tests" / "ledger-api.long.test.yml").read_text())
+    by_name = {t["name"]: t for t in fast["tests"] + long["tests"]}
+    one = "availability: one failed event at 2 events/min fires nothing (without the guard: "
+    for tiers, step in (("page_fast, page_slow", "1m"), ("ticket_fast, ticket_slow", "5m")):
+        scenario = by_name[f"{one}{tiers})"]
+        assert scenario["interval"] == step
+        # Silent at every evaluation where a tier would fire without the guard.
+        assert scenario["alert_rule_test"]
+        assert all(check["exp_alerts"] == [] for check in scenario["alert_rule_test"])
+    outage = by_name[
+        "availability: a total outage at 2 events/min fires page_fast by 1m (math: 1m)"
+    ]
+    quiet, fired = outage["alert_rule_test"]
+    assert (quiet["eval_time"], quiet["exp_alerts"]) == ("1h", [])
+    assert fired["eval_time"] == "1h1m"
+    assert "page_fast" in [a["exp_labels"]["burn_tier"] for a in fired["exp_alerts"]]
+
+
+def test_a_guard_that_lets_one_failure_page_is_caught(tmp_path: Path) -> None:
+    # The rendered guard `>= 2` turned into `>= 1`: one failure at 2 requests a minute
+    # pages again, and the low-traffic proofs must fail under promtool.
+    templates = broken_templates(
+        tmp_path,
+        "macros.j2",
+        "expr: {{ r.text | q }}",
+        'expr: {{ r.text | replace(") >= 2", ") >= 1") | q }}',
+    )
+    result = run_cli("test", str(LOW_TRAFFIC), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAIL  ledger-api (")
+    failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL  ") and "time: " in ln]
+    assert failed
+    assert all("one failed event at 2 events/min fires nothing" in ln for ln in failed), failed
