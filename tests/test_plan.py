@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
+
+import pytest
 
 from generator.slo.plan import (
     LOW_TRAFFIC_DETECTION,
