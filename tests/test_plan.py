@@ -210,8 +210,11 @@ def test_a_tier_s_own_guard_wins_and_a_gauge_sli_has_none_by_default() -> None:
         own,
         alerting=replace(
             own.alerting,
-            tiers=(replace(tiers[0], min_failed_events=5), replace(tiers[1], min_failed_events=1))
-            + tiers[2:],
+            tiers=(
+                replace(tiers[0], min_failed_events=5),
+                replace(tiers[1], min_failed_events=1),
+                *tiers[2:],
+            ),
         ),
     )
     assert [tp.min_failed_events for tp in plan_slo(own)[0].tiers] == [5, 1, 2, 2]
