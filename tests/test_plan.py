@@ -243,8 +243,13 @@ def test_low_traffic_is_where_one_failure_is_twice_every_page_factor() -> None:
     assert low_traffic(plan) == pytest.approx(2 / 60)
     detect = min(tp.detection_time(1.0, plan.error_budget, 2 / 60) or 1e9 for tp in plan.tiers)
     assert detect <= LOW_TRAFFIC_DETECTION
-    # 99.9%: that traffic is under one event a minute (0.46): no whole-number traffic.
-    assert low_traffic(plan_slo(slo(99.9, 30))[0]) is None
+    # 99.9%: under one event a minute (0.46; half: 0.23): one every 5 minutes, where
+    # page_fast's 2 failures take 10 minutes of an outage.
+    plan, _ = plan_slo(slo(99.9, 30))
+    assert low_traffic(plan) == pytest.approx(1 / 300)
+    assert plan.tiers[0].detection_time(1.0, plan.error_budget, 1 / 300) == pytest.approx(600)
+    # 99.5%: one failure pages every page tier only below one event in 11 minutes.
+    assert low_traffic(plan_slo(slo(99.5, 30))[0]) is None
     # Without a guard on a page tier one failure pages there: nothing to show.
     off = slo(99.99, 30)
     tiers = off.alerting.tiers

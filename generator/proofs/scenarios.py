@@ -104,6 +104,11 @@ class Shape:
 
     bad: tuple[float, ...]
     events: float = EVENTS_PER_STEP
+    every: int = 1  # events arrive every this many ticks (low traffic), `events` each time
+
+    def at(self, k: int) -> float:
+        """Events counted at tick k (none at tick 0: counters start there)."""
+        return self.events if k and k % self.every == 0 else 0.0
 
     @staticmethod
     def steps(step: float, *parts: tuple[float, float]) -> Shape:
@@ -173,10 +178,10 @@ class SLOScenarios:
             labels = satisfy(ind.metric.matchers, self.group_labels)
             good = [round(1 - b, 9) for b in shape.bad]
             return (InputSeries(series_text(ind.metric.metric, labels), expanding(good)),)
-        total = [shape.events * k for k in range(n)]
+        total = [shape.events * (k // shape.every) for k in range(n)]
         bad = [0.0]
         for k in range(1, n):
-            bad.append(bad[-1] + round(shape.events * shape.bad[k], 9))
+            bad.append(bad[-1] + round(shape.at(k) * shape.bad[k], 9))
         good = [t - b for t, b in zip(total, bad, strict=True)]
         if isinstance(ind, LatencyIndicator):
             h = ind.histogram
@@ -209,7 +214,7 @@ class SLOScenarios:
         )
 
     def model(self, shape: Shape) -> promsim.SLOModel:
-        events = tuple([shape.events] * len(shape.bad))
+        events = tuple(shape.at(k) if k else shape.events for k in range(len(shape.bad)))
         gauge = isinstance(self.slo.indicator, GaugeIndicator)
         return promsim.model(promsim.Traffic(self.step, events, shape.bad, gauge))
 
@@ -455,17 +460,30 @@ class SLOScenarios:
             out.append(self.low_traffic_outage(rate, pages))
         return out
 
+    def low_shape(self, rate: float, bad: list[float]) -> Shape:
+        """`rate` events a second at this step: rate x step events every tick, or under
+        one a tick, one event every 1 / (rate x step) ticks (plan.low_traffic keeps that
+        a whole number), so that a failure is always a whole event."""
+        per_step = rate * self.step
+        if per_step >= 1 - 1e-9:
+            return Shape(tuple(bad), events=round(per_step, 9))
+        every = round(1 / per_step)
+        if abs(every * per_step - 1) > 1e-9:
+            raise DesignError(f"{self.burn_alert}: {rate * 60} events a minute is no whole gap")
+        return Shape(tuple(bad), events=1.0, every=every)
+
     def one_failure(self, rate: float) -> Scenario | None:
         """An hour of good traffic, one failed event, good traffic until it has left every
         short window: no burn alert fires at any evaluation, checked at every evaluation
         at which a tier of this file would fire without the guard (the model's). None
         when no tier here would (a tuned ticket tier, say): nothing to show."""
-        per_step = rate * self.step
         warm = tick_at_or_after(LOW_TRAFFIC_WARM, self.step)
         after = max(tp.tier.short_window for tp in self.tiers) + 2 * self.step
         bad = [0.0] * (warm + tick_at_or_after(after, self.step) + 1)
-        bad[warm] = 1 / per_step
-        shape = Shape(tuple(bad), events=per_step)
+        shape = self.low_shape(rate, bad)
+        warm += -warm % shape.every  # the failure is one of the events
+        bad[warm] = 1 / shape.events
+        shape = replace(shape, bad=tuple(bad))
         traffic = self.model(shape)
         states = promsim.tier_states(self.plan, traffic)
         unguarded = replace(
@@ -499,7 +517,6 @@ class SLOScenarios:
         """An hour of good traffic, then every event fails: the first page tier fires at
         the tick the plan's math says (its ratio and its failures both there), within
         LOW_TRAFFIC_DETECTION, and nothing fires one evaluation before."""
-        per_step = rate * self.step
         budget = self.plan.error_budget
         onset = tick_at_or_after(LOW_TRAFFIC_WARM, self.step)
         times = {tp: tp.detection_time(1.0, budget, rate) for tp in pages}
@@ -509,7 +526,7 @@ class SLOScenarios:
             raise DesignError(f"{self.burn_alert}: an outage at low traffic pages too late")
         end = onset + tick_at_or_after(detect, self.step) + 3
         bad = [0.0] * (onset + 1) + [1.0] * (end - onset)
-        shape = Shape(tuple(bad), events=per_step)
+        shape = self.low_shape(rate, bad)
         states = promsim.tier_states(self.plan, self.model(shape))
         i = self.plan.tiers.index(first_tp)
         paged = [

@@ -331,12 +331,13 @@ GUARD_TAIL = [
     "",
     "Detection at low traffic: a total outage at r events a minute pages after k / r "
     "minutes, or the error ratio's time if that is later: at 99.99% and 2 a minute, "
-    "page_fast after 1 minute. Each SLO below gives its numbers. `promspec test` proves "
-    "both sides where the plan finds a whole number of events a minute at which one "
-    "failure alone is twice every page tier's factor and an outage pages within 10 "
-    "minutes (99.99% and above with the built-in tiers): one failed event there fires no "
-    "tier at any evaluation where it would fire without the guard, and a total outage "
-    "there pages at the tick the math says, silent one evaluation before.",
+    "page_fast after 1 minute; at 99.9% and one event every 5 minutes, after 10. Each SLO "
+    "below gives its numbers. `promspec test` proves both sides at half the traffic below "
+    "which one failure alone is above every page tier's factor (in whole events a minute, "
+    "or one event every 2 to 5 minutes), where an outage there pages within 10 minutes "
+    "(99.9% and above with the built-in tiers): one failed event fires no tier at any "
+    "evaluation where one would fire without the guard, and a total outage pages at the "
+    "tick the math says, silent one evaluation before.",
     "",
     "Gauge SLIs get no default guard (a change to the team's design, for these reasons): "
     "a gauge SLI's events are its samples, whose rate the scrape interval sets, not the "

@@ -63,6 +63,9 @@ MIN_FAILED_DEFAULT = 2
 # The low-traffic promise: an outage at a traffic where one failure alone would page
 # every page tier still pages within this long.
 LOW_TRAFFIC_DETECTION = 600.0
+# Below one event a minute, the low-traffic proofs' events come at most this many minutes
+# apart: one a 5m proof step at least, and 2 failures within LOW_TRAFFIC_DETECTION.
+LOW_TRAFFIC_MAX_GAP = 5
 
 
 @dataclass(frozen=True)
@@ -255,20 +258,29 @@ def low_traffic(plan: SLOPlan) -> float | None:
     """Events per second of the low-traffic proofs, or None where the guard cannot show.
 
     A traffic where one failure alone is a burn above every page tier's factor over its
-    long window (so, unguarded, it pages): half the highest such traffic, in whole events
-    a minute, so that one failure is at least twice the factor. Only where every page
-    tier has a guard, the SLI counts events, and a total outage at that traffic still
-    pages within LOW_TRAFFIC_DETECTION (99.99%: 2 a minute, paged after 1 minute)."""
+    long window (so, unguarded, it pages): half the highest such traffic, so that one
+    failure is at least twice the factor, in whole events a minute, or below one a
+    minute one event every whole number of minutes (at most LOW_TRAFFIC_MAX_GAP). Only
+    where every page tier has a guard, the SLI counts events, and a total outage at that
+    traffic still pages within LOW_TRAFFIC_DETECTION (99.99%: 2 a minute, paged after 1
+    minute; 99.9%: one every 5 minutes, paged after 10)."""
     highest = one_failure_pages_below(plan)
     if highest is None or plan.slo.indicator.kind == "gauge":
         return None
     pages = page_tiers(plan)
     if any(tp.min_failed_events < 2 for tp in pages):
         return None
-    per_minute = math.floor(round(highest * 60 / 2, 9))
-    if per_minute < 1:
-        return None
-    rate = per_minute / 60
+    half = round(highest * 60 / 2, 9)  # events a minute
+    if half >= 1:
+        rate = math.floor(half) / 60
+    else:
+        # One event every few minutes: a failure is still a whole event.
+        gap = math.ceil(round(1 / half, 9))
+        if gap > LOW_TRAFFIC_MAX_GAP:
+            return None
+        rate = 1 / (gap * 60)
+    if plan.slo.alerting.min_traffic > rate * 3600:
+        return None  # min_traffic silences this traffic altogether, as the spec chose
     first = min(tp.detection_time(1.0, plan.error_budget, rate) or math.inf for tp in pages)
     return rate if first <= LOW_TRAFFIC_DETECTION else None
 
