@@ -42,21 +42,31 @@ def broken_templates(tmp_path: Path, template: str, right: str, wrong: str) -> P
     return templates
 
 
-def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
-    # The expressions are built in Python; a template that rewrites one (here page_fast's
-    # factor 14.4, doubled) still reaches the rule file, and the proofs, which take their
-    # expectations from the spec, must catch it.
+def failed_checks(
+    tmp_path: Path, specs: Path, service: str, right: str, wrong: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`promspec test` of rules whose expressions have `right` rewritten to `wrong`: it
+    must fail; the result and its line per failed check."""
     templates = broken_templates(
         tmp_path,
         "macros.j2",
         "expr: {{ r.text | q }}",
-        'expr: {{ r.text | replace(" > 14.4", " > 28.8") | q }}',
+        f"expr: {{{{ r.text | replace({right!r}, {wrong!r}) | q }}}}",
     )
-    result = run_cli("test", str(E2E), "--templates", str(templates))
+    result = run_cli("test", str(specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("FAIL  e2e-api (")
-    # One line per failed check, naming the service, the alert and the scenario.
+    assert result.stdout.startswith(f"FAIL  {service} (")
     failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL")]
+    assert failed
+    return result, failed
+
+
+def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
+    # The expressions are built in Python; a template that rewrites one (here page_fast's
+    # factor 14.4, doubled) still reaches the rule file, and the proofs, which take their
+    # expectations from the spec, must catch it.
+    result, failed = failed_checks(tmp_path, E2E, "e2e-api", " > 14.4", " > 28.8")
+    # One line per failed check, naming the service, the alert and the scenario.
     assert all("alertname: E2eApiAvailabilityErrorBudgetBurn, time: " in ln for ln in failed)
     assert any("page_fast fires within" in ln for ln in failed)
     assert "alerts not proven for e2e-api" in result.stderr
@@ -690,17 +700,7 @@ def test_one_failure_at_low_traffic_pages_nobody_and_an_outage_pages_within_10_m
 def test_a_guard_that_lets_one_failure_page_is_caught(tmp_path: Path) -> None:
     # The rendered guard `>= 2` turned into `>= 1`: one failure at 2 requests a minute
     # pages again, and the low-traffic proofs must fail under promtool.
-    templates = broken_templates(
-        tmp_path,
-        "macros.j2",
-        "expr: {{ r.text | q }}",
-        'expr: {{ r.text | replace(") >= 2", ") >= 1") | q }}',
-    )
-    result = run_cli("test", str(LOW_TRAFFIC), "--templates", str(templates))
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("FAIL  ledger-api (")
-    failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL  ") and "time: " in ln]
-    assert failed
+    _, failed = failed_checks(tmp_path, LOW_TRAFFIC, "ledger-api", ") >= 2", ") >= 1")
     assert any("one failed event at 2 events/min fires nothing" in ln for ln in failed), failed
     # The guard also times a low-traffic outage (page_fast waits for its 2 failures at 0.2
     # a minute): only the low-traffic proofs fail.
