@@ -455,7 +455,7 @@ class SLOScenarios:
             one = self.one_failure(rate)
             if one is not None:
                 out.append(one)
-        pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
+        pages = [tp for tp in plan_math.page_tiers(self.plan) if tp in self.tiers]
         if pages and not self.long:
             out.append(self.low_traffic_outage(rate, pages))
         return out
