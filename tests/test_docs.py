@@ -26,6 +26,7 @@ def test_the_page_has_an_example_per_feature() -> None:
         "group_by:",
         "alerting:",
         "min_traffic:",
+        "min_failed_events:",
         "quantile:",
         "direction: below",
         "capacity:",

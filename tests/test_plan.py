@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from generator.slo.plan import (
+    LOW_TRAFFIC_DETECTION,
     WindowRecipe,
     advice,
     budget_share,
     burn_factor,
+    default_min_failed_events,
+    low_traffic,
     plan_slo,
     time_to_exhaustion,
     window_recipes,
 )
-from generator.spec.model import SLO, AlertPolicy, BurnTier, Origin, RatioIndicator, Selector
+from generator.spec.model import (
+    SLO,
+    AlertPolicy,
+    BurnTier,
+    GaugeIndicator,
+    Origin,
+    RatioIndicator,
+    Selector,
+)
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -166,3 +179,85 @@ def test_a_critical_tier_below_factor_1_is_advised_against_and_1_itself_is_not()
     ]
     plan_30d, _ = plan_slo(slo(99.9, 30))
     assert advice([plan_30d]) == []
+
+
+# -- the low-traffic guard: min_failed_events -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (99.99, [2, 2, 2, 2]),  # one failure never pages, whatever the tier
+        (99.9, [2, 3, 5, 5]),
+        (99.0, [9, 22, 44, 44]),  # page_fast: ceil(14.4 x 0.01 x 60) = ceil(8.64)
+        # 6 x 0.05 x 360 is 108.00000000000001 in floats: rounded first, not 109.
+        (95.0, [44, 108, 216, 216]),
+    ],
+)
+def test_default_guard_is_the_failures_a_tier_needs_at_one_event_a_minute(
+    objective: float, expected: list[int]
+) -> None:
+    plan, findings = plan_slo(slo(objective, 30))
+    assert not findings
+    assert [tp.min_failed_events for tp in plan.tiers] == expected
+    budget = plan.error_budget
+    for tp in plan.tiers:
+        computed = default_min_failed_events(tp.factor, budget, tp.tier.long_window)
+        assert computed == tp.min_failed_events
+
+
+def test_a_tier_s_own_guard_wins_and_a_gauge_sli_has_none_by_default() -> None:
+    own = slo(99.99, 30)
+    tiers = own.alerting.tiers
+    own = replace(
+        own,
+        alerting=replace(
+            own.alerting,
+            tiers=(
+                replace(tiers[0], min_failed_events=5),
+                replace(tiers[1], min_failed_events=1),
+                *tiers[2:],
+            ),
+        ),
+    )
+    assert [tp.min_failed_events for tp in plan_slo(own)[0].tiers] == [5, 1, 2, 2]
+    gauge = replace(slo(99.99, 30), indicator=GaugeIndicator(Selector("probe_success", ())))
+    assert [tp.min_failed_events for tp in plan_slo(gauge)[0].tiers] == [1, 1, 1, 1]
+    assert low_traffic(plan_slo(gauge)[0]) is None
+
+
+def test_the_guard_waits_for_its_failures_only_at_low_traffic() -> None:
+    plan, _ = plan_slo(slo(99.99, 30))
+    page_fast = plan.tiers[0]
+    budget = plan.error_budget
+    # 100 requests a second on 99.9%-like traffic: the ratio decides, as without a guard.
+    assert page_fast.detection_time(1.0, budget, 100.0) == page_fast.detection_time(1.0, budget)
+    # 2 a minute, every event failing: 2 failures take a minute; the ratio needs 5.2s.
+    assert page_fast.detection_time(1.0, budget, 2 / 60) == pytest.approx(60.0)
+    assert page_fast.detection_time(1.0, budget) == pytest.approx(5.184)
+    # One event an hour never brings 2 failures into page_fast's hour.
+    assert page_fast.detection_time(1.0, budget, 1 / 3600) is None
+
+
+def test_low_traffic_is_where_one_failure_is_twice_every_page_factor() -> None:
+    # 99.99%: one failure alone is above page_slow's 6x below 4.63 events a minute; half,
+    # in whole events a minute: 2. There an outage pages after a minute.
+    plan, _ = plan_slo(slo(99.99, 30))
+    assert low_traffic(plan) == pytest.approx(2 / 60)
+    detect = min(tp.detection_time(1.0, plan.error_budget, 2 / 60) or 1e9 for tp in plan.tiers)
+    assert detect <= LOW_TRAFFIC_DETECTION
+    # 99.9%: under one event a minute (0.46; half: 0.23): one every 5 minutes, where
+    # page_fast's 2 failures take 10 minutes of an outage.
+    plan, _ = plan_slo(slo(99.9, 30))
+    assert low_traffic(plan) == pytest.approx(1 / 300)
+    assert plan.tiers[0].detection_time(1.0, plan.error_budget, 1 / 300) == pytest.approx(600)
+    # 99.5%: one failure pages every page tier only below one event in 11 minutes.
+    assert low_traffic(plan_slo(slo(99.5, 30))[0]) is None
+    # Without a guard on a page tier one failure pages there: nothing to show.
+    off = slo(99.99, 30)
+    tiers = off.alerting.tiers
+    off = replace(
+        off,
+        alerting=replace(off.alerting, tiers=(replace(tiers[0], min_failed_events=1), *tiers[1:])),
+    )
+    assert low_traffic(plan_slo(off)[0]) is None

@@ -42,21 +42,31 @@ def broken_templates(tmp_path: Path, template: str, right: str, wrong: str) -> P
     return templates
 
 
-def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
-    # The expressions are built in Python; a template that rewrites one (here page_fast's
-    # factor 14.4, doubled) still reaches the rule file, and the proofs, which take their
-    # expectations from the spec, must catch it.
+def failed_checks(
+    tmp_path: Path, specs: Path, service: str, right: str, wrong: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`promspec test` of rules whose expressions have `right` rewritten to `wrong`: it
+    must fail; the result and its line per failed check."""
     templates = broken_templates(
         tmp_path,
         "macros.j2",
         "expr: {{ r.text | q }}",
-        'expr: {{ r.text | replace(" > 14.4", " > 28.8") | q }}',
+        f"expr: {{{{ r.text | replace({right!r}, {wrong!r}) | q }}}}",
     )
-    result = run_cli("test", str(E2E), "--templates", str(templates))
+    result = run_cli("test", str(specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("FAIL  e2e-api (")
-    # One line per failed check, naming the service, the alert and the scenario.
+    assert result.stdout.startswith(f"FAIL  {service} (")
     failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAIL")]
+    assert failed
+    return result, failed
+
+
+def test_a_wrong_burn_factor_in_the_rules_is_caught(tmp_path: Path) -> None:
+    # The expressions are built in Python; a template that rewrites one (here page_fast's
+    # factor 14.4, doubled) still reaches the rule file, and the proofs, which take their
+    # expectations from the spec, must catch it.
+    result, failed = failed_checks(tmp_path, E2E, "e2e-api", " > 14.4", " > 28.8")
+    # One line per failed check, naming the service, the alert and the scenario.
     assert all("alertname: E2eApiAvailabilityErrorBudgetBurn, time: " in ln for ln in failed)
     assert any("page_fast fires within" in ln for ln in failed)
     assert "alerts not proven for e2e-api" in result.stderr
@@ -651,3 +661,49 @@ def test_budget_exhausted_counts_the_whole_period(
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+LOW_TRAFFIC = ROOT / "tests" / "fixtures" / "lowtraffic"  # 99.99% at 2 requests a minute
+
+
+def test_one_failure_at_low_traffic_pages_nobody_and_an_outage_pages_within_10_minutes(
+    tmp_path: Path,
+) -> None:
+    proofs = tmp_path / "proofs"
+    result = run_cli("test", str(LOW_TRAFFIC), "--write-proofs", str(proofs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\nok    ledger-api (2 files, " in result.stdout
+    fast = yaml.safe_load((proofs / "tests" / "ledger-api.test.yml").read_text())
+    long = yaml.safe_load((proofs / "tests" / "ledger-api.long.test.yml").read_text())
+    by_name = {t["name"]: t for t in fast["tests"] + long["tests"]}
+    one = "availability: one failed event at 2 events/min fires nothing (without the guard: "
+    for tiers, step in (("page_fast, page_slow", "1m"), ("ticket_fast, ticket_slow", "5m")):
+        scenario = by_name[f"{one}{tiers})"]
+        assert scenario["interval"] == step
+        # Silent at every evaluation where a tier would fire without the guard.
+        assert scenario["alert_rule_test"]
+        assert all(check["exp_alerts"] == [] for check in scenario["alert_rule_test"])
+    outage = by_name[
+        "availability: a total outage at 2 events/min fires page_fast by 1m (math: 1m)"
+    ]
+    quiet, fired = outage["alert_rule_test"]
+    assert (quiet["eval_time"], quiet["exp_alerts"]) == ("1h", [])
+    assert fired["eval_time"] == "1h1m"
+    assert "page_fast" in [a["exp_labels"]["burn_tier"] for a in fired["exp_alerts"]]
+    # 99.9%: one request every 5 minutes; page_fast's 2 failures take 10 of an outage.
+    writes_one = "writes: one failed event at 0.2 events/min fires nothing (without the guard: "
+    assert f"{writes_one}page_fast, page_slow)" in by_name
+    assert f"{writes_one}ticket_fast, ticket_slow)" in by_name
+    outage = by_name["writes: a total outage at 0.2 events/min fires page_fast by 10m (math: 10m)"]
+    assert [c["eval_time"] for c in outage["alert_rule_test"]] == ["1h9m", "1h10m"]
+
+
+def test_a_guard_that_lets_one_failure_page_is_caught(tmp_path: Path) -> None:
+    # The rendered guard `>= 2` turned into `>= 1`: one failure at 2 requests a minute
+    # pages again, and the low-traffic proofs must fail under promtool.
+    _, failed = failed_checks(tmp_path, LOW_TRAFFIC, "ledger-api", ") >= 2", ") >= 1")
+    assert any("one failed event at 2 events/min fires nothing" in ln for ln in failed), failed
+    # The guard also times a low-traffic outage (page_fast waits for its 2 failures at 0.2
+    # a minute): only the low-traffic proofs fail.
+    low = ("events/min fires nothing", "a total outage at 0.2 events/min")
+    assert all(any(what in ln for what in low) for ln in failed), failed

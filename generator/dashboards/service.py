@@ -291,8 +291,15 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
                 f" * (avg_over_time({_events(sel, n.EVENTS_TOTAL)}[{long}]) * "
                 f"{format_number(tier.long_window)} >= bool {slo.alerting.min_traffic})"
             )
+        guard = ""
+        if t.min_failed_events > 1:  # the low-traffic guard, as the alert
+            expr += (
+                f" * (round(avg_over_time({_events(sel, n.EVENTS_ERRORS)}[{long}]) * "
+                f"{format_number(tier.long_window)}) >= bool {t.min_failed_events})"
+            )
+            guard = f", {t.min_failed_events}+ failed"
         queries.append(g.query(f"max({expr})", tier.key, instant=True))
-        lines.append(f"{tier.key}: {long} and {short} above {f}x ({tier.severity})")
+        lines.append(f"{tier.key}: {long} and {short} above {f}x{guard} ({tier.severity})")
         overrides.append((ref, _fire_mappings(tier.severity)))
     panel = _stat(
         "Would fire",

@@ -246,6 +246,8 @@ def _small(node: Expr) -> bool:
             return 1
         if isinstance(n, Call) and all(isinstance(a, _LEAVES) for a in n.args):
             return 1
+        if isinstance(n, Call) and len(n.args) == 1:  # round(a * 3600) >= 2: as a * 3600 >= 2
+            return atoms(n.args[0])
         if isinstance(n, Negative | Paren):
             return atoms(n.expr)
         if isinstance(n, Binary) and n.op not in ("or", "and", "unless"):

@@ -20,6 +20,7 @@ gauge SLI, each sample's value is 1 - bad (the share of probes that succeeded).
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -152,12 +153,17 @@ class SLOModel:
                 ]
         return self._series[key]
 
-    def events(self, window: float, pieced: bool = True) -> list[float | None]:
+    def events(
+        self, window: float, pieced: bool = True, failed: bool = False
+    ) -> list[float | None]:
         """Per tick, slo:sli_events:rate<window>{events="total"} * window when pieced (the
-        copies' mean rate), else avg_over_time(the 5m total rate[window]) * window."""
-        key = ("events", window, pieced)
+        copies' mean rate), else avg_over_time(the 5m total rate[window]) * window.
+        `failed`: the same of events="errors", the failed events in the window."""
+        key = ("failed" if failed else "events", window, pieced)
         if key not in self._series:
-            _, tots, cnts = self._sums(window, pieced)
+            errs, tots, cnts = self._sums(window, pieced)
+            if failed:
+                tots = errs
             if pieced:
                 self._series[key] = [
                     None if cnt == 0 else tot * BASE_WINDOW_SECONDS
@@ -237,7 +243,8 @@ def tier_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
     The states depend only on numbers (factors, windows, budget, traffic), and SLOs with
     the same policy and objective share them: computed once per run, not once per SLO."""
     tiers = tuple(
-        (tp.factor, tp.tier.long_window, tp.tier.short_window, tp.tier.for_) for tp in plan.tiers
+        (tp.factor, tp.tier.long_window, tp.tier.short_window, tp.tier.for_, tp.min_failed_events)
+        for tp in plan.tiers
     )
     pieced = frozenset(r.window for r in plan.recipes)
     return list(
@@ -247,7 +254,7 @@ def tier_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
 
 @lru_cache(maxsize=256)
 def _tier_states(
-    tiers: tuple[tuple[float, float, float, float], ...],
+    tiers: tuple[tuple[float, float, float, float, int], ...],
     budget: float,
     traffic_floor: int,
     pieced: frozenset[float],
@@ -255,10 +262,11 @@ def _tier_states(
 ) -> tuple[AlertState, ...]:
     model = _model(traffic)
     states = []
-    for factor, long_window, short_window, for_ in tiers:
+    for factor, long_window, short_window, for_, min_failed in tiers:
         longs = model.ratios(long_window, long_window in pieced)
         shorts = model.ratios(short_window, short_window in pieced)
         events = model.events(long_window, long_window in pieced)
+        failed = model.events(long_window, long_window in pieced, failed=True)
         values = tuple(None if long is None else long / budget for long in longs)
         cond = [
             burn_long is not None
@@ -266,7 +274,9 @@ def _tier_states(
             and burn_long > factor
             and short / budget > factor
             and (not traffic_floor or (counted is not None and counted >= traffic_floor))
-            for burn_long, short, counted in zip(values, shorts, events, strict=True)
+            # round() >= k: Prometheus rounds half up (floor(x + 0.5)).
+            and (min_failed <= 1 or (bad is not None and math.floor(bad + 0.5) >= min_failed))
+            for burn_long, short, counted, bad in zip(values, shorts, events, failed, strict=True)
         ]
         states.append(AlertState(hold(cond, model.times, for_), values))
     return tuple(states)

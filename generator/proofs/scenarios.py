@@ -39,6 +39,7 @@ from generator.proofs.series import (
     satisfy,
     series_text,
 )
+from generator.slo import plan as plan_math
 from generator.slo.plan import FAST_WINDOW_LIMIT, SLOPlan, TierPlan
 from generator.spec.model import (
     BudgetAlert,
@@ -69,6 +70,8 @@ BUDGET_LONG_TICKS = 40
 # Failed shares of the outage that spends a budget alert's level: total first, then
 # slightly partial, for a $value off a rounding edge where the spend crosses the level.
 BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
+# Good traffic before the low-traffic scenarios' failure or outage: page_fast's window.
+LOW_TRAFFIC_WARM = 3600.0
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
 OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
@@ -101,6 +104,11 @@ class Shape:
 
     bad: tuple[float, ...]
     events: float = EVENTS_PER_STEP
+    every: int = 1  # events arrive every this many ticks (low traffic), `events` each time
+
+    def at(self, k: int) -> float:
+        """Events counted at tick k (none at tick 0: counters start there)."""
+        return self.events if k and k % self.every == 0 else 0.0
 
     @staticmethod
     def steps(step: float, *parts: tuple[float, float]) -> Shape:
@@ -170,10 +178,10 @@ class SLOScenarios:
             labels = satisfy(ind.metric.matchers, self.group_labels)
             good = [round(1 - b, 9) for b in shape.bad]
             return (InputSeries(series_text(ind.metric.metric, labels), expanding(good)),)
-        total = [shape.events * k for k in range(n)]
+        total = [shape.events * (k // shape.every) for k in range(n)]
         bad = [0.0]
         for k in range(1, n):
-            bad.append(bad[-1] + round(shape.events * shape.bad[k], 9))
+            bad.append(bad[-1] + round(shape.at(k) * shape.bad[k], 9))
         good = [t - b for t, b in zip(total, bad, strict=True)]
         if isinstance(ind, LatencyIndicator):
             h = ind.histogram
@@ -206,7 +214,7 @@ class SLOScenarios:
         )
 
     def model(self, shape: Shape) -> promsim.SLOModel:
-        events = tuple([shape.events] * len(shape.bad))
+        events = tuple(shape.at(k) if k else shape.events for k in range(len(shape.bad)))
         gauge = isinstance(self.slo.indicator, GaugeIndicator)
         return promsim.model(promsim.Traffic(self.step, events, shape.bad, gauge))
 
@@ -248,11 +256,20 @@ class SLOScenarios:
         per_step = 1.0 if isinstance(self.slo.indicator, GaugeIndicator) else EVENTS_PER_STEP
         for tp in self.tiers:
             carried = per_step * tp.tier.long_window / self.step
+            window = f"{tp.tier.key}'s {format_duration(tp.tier.long_window)} window"
             if floor > carried:
                 raise Unsupported(
                     f"min_traffic {floor} is more than the {format_number(carried)} events a "
-                    f"test series gives in {tp.tier.key}'s {format_duration(tp.tier.long_window)}"
-                    " window; prove it with a hand-written test"
+                    f"test series gives in {window}; prove it with a hand-written test"
+                )
+            # The detection scenarios time the ratio; the failures a burn at the factor
+            # puts in the window must already meet the low-traffic guard there.
+            failed = tp.factor * self.plan.error_budget * carried
+            if tp.min_failed_events > 1 and failed < tp.min_failed_events:
+                raise Unsupported(
+                    f"min_failed_events {tp.min_failed_events} is more than the "
+                    f"{format_number(round(failed, 4))} failures a burn at the factor gives a "
+                    f"test series in {window}; prove it with a hand-written test"
                 )
 
     # -- scenarios -------------------------------------------------------------------
@@ -416,12 +433,135 @@ class SLOScenarios:
             )
         )
         out.extend(self.budget_scenarios())
+        out.extend(self.low_traffic())
         if not self.long:
             out.extend(self.sustainable())
             out.append(self.no_data())
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
         return out
+
+    # -- low traffic: one failure against an outage ------------------------------------
+    def low_traffic(self) -> list[Scenario]:
+        """At a traffic where one failure alone is a burn above every page tier's factor
+        (plan.low_traffic), one failed event fires no tier of this file, and (fast file)
+        a total outage pages within plan.LOW_TRAFFIC_DETECTION."""
+        rate = plan_math.low_traffic(self.plan)
+        if rate is None:
+            return []
+        out = []
+        # Every tier guarded: the checks name the alert, whose rules are all the tiers'.
+        if self.tiers and all(tp.min_failed_events > 1 for tp in self.plan.tiers):
+            one = self.one_failure(rate)
+            if one is not None:
+                out.append(one)
+        pages = [tp for tp in plan_math.page_tiers(self.plan) if tp in self.tiers]
+        if pages and not self.long:
+            out.append(self.low_traffic_outage(rate, pages))
+        return out
+
+    def low_shape(self, rate: float, bad: list[float]) -> Shape:
+        """`rate` events a second at this step: rate x step events every tick, or under
+        one a tick, one event every 1 / (rate x step) ticks (plan.low_traffic keeps that
+        a whole number), so that a failure is always a whole event."""
+        per_step = rate * self.step
+        if per_step >= 1 - 1e-9:
+            return Shape(tuple(bad), events=round(per_step, 9))
+        every = round(1 / per_step)
+        if abs(every * per_step - 1) > 1e-9:
+            raise DesignError(f"{self.burn_alert}: {rate * 60} events a minute is no whole gap")
+        return Shape(tuple(bad), events=1.0, every=every)
+
+    def one_failure(self, rate: float) -> Scenario | None:
+        """An hour of good traffic, one failed event, good traffic until it has left every
+        short window: no burn alert fires at any evaluation, checked at every evaluation
+        at which a tier of this file would fire without the guard (the model's). None
+        when no tier here would (a tuned ticket tier, say): nothing to show."""
+        warm = tick_at_or_after(LOW_TRAFFIC_WARM, self.step)
+        after = max(tp.tier.short_window for tp in self.tiers) + 2 * self.step
+        bad = [0.0] * (warm + tick_at_or_after(after, self.step) + 1)
+        shape = self.low_shape(rate, bad)
+        warm += -warm % shape.every  # the failure is one of the events
+        bad[warm] = 1 / shape.events
+        shape = replace(shape, bad=tuple(bad))
+        traffic = self.model(shape)
+        states = promsim.tier_states(self.plan, traffic)
+        unguarded = replace(
+            self.plan, tiers=tuple(replace(tp, min_failed_events=1) for tp in self.plan.tiers)
+        )
+        without = promsim.tier_states(unguarded, traffic)
+        ticks: set[int] = set()
+        would = []
+        if any(any(state.firing) for state in states):
+            raise DesignError(f"{self.burn_alert}: one failure fires it")
+        for tp in self.tiers:
+            firing = [k for k, f in enumerate(without[self.plan.tiers.index(tp)].firing) if f]
+            if firing:
+                ticks.update(firing)
+                would.append(tp.tier.key)
+        if not would:
+            return None
+        checks = tuple(AlertCheck(k * self.step, self.burn_alert, ()) for k in sorted(ticks))
+        per_minute = format_number(round(rate * 60, 4))
+        return Scenario(
+            self.name(
+                f"one failed event at {per_minute} events/min fires nothing "
+                f"(without the guard: {', '.join(would)})"
+            ),
+            self.step,
+            self.inputs(shape),
+            checks,
+        )
+
+    def low_traffic_outage(self, rate: float, pages: list[TierPlan]) -> Scenario:
+        """An hour of good traffic, then every event fails: the first page tier fires at
+        the tick the plan's math says (its ratio and its failures both there), within
+        LOW_TRAFFIC_DETECTION, and nothing fires one evaluation before."""
+        budget = self.plan.error_budget
+        onset = tick_at_or_after(LOW_TRAFFIC_WARM, self.step)
+        times = {tp: tp.detection_time(1.0, budget, rate) for tp in pages}
+        first_tp = min(pages, key=lambda tp: times[tp] or math.inf)
+        detect = times[first_tp]
+        if detect is None or detect > plan_math.LOW_TRAFFIC_DETECTION:
+            raise DesignError(f"{self.burn_alert}: an outage at low traffic pages too late")
+        end = onset + tick_at_or_after(detect, self.step) + 3
+        bad = [0.0] * (onset + 1) + [1.0] * (end - onset)
+        shape = self.low_shape(rate, bad)
+        states = promsim.tier_states(self.plan, self.model(shape))
+        i = self.plan.tiers.index(first_tp)
+        paged = [
+            k
+            for k in range(len(bad))
+            if any(states[self.plan.tiers.index(tp)].firing[k] for tp in pages)
+        ]
+        first = paged[0] if paged else None
+        # Whole failures per tick: the guard is met on a tick; a ratio crossing on one is
+        # strict, so the tick after. Either way within a step of the math.
+        if (
+            first is None
+            or not states[i].firing[first]
+            or abs((first - onset) * self.step - detect) > self.step + 1e-9
+        ):
+            raise DesignError(
+                f"{self.burn_alert} {first_tp.tier.key}: the model pages a low-traffic outage "
+                f"at tick {first}, the math says {format_duration(detect)} after tick {onset}"
+            )
+        # The exact alerts at both ticks: a ticket tier may fire first (a tuned policy).
+        checks = (
+            self.stable_burn_check(first - 1, states, None, i),
+            self.stable_burn_check(first, states, i, None),
+        )
+        per_minute = format_number(round(rate * 60, 4))
+        return Scenario(
+            self.name(
+                f"a total outage at {per_minute} events/min fires {first_tp.tier.key} by "
+                f"{format_duration((first - onset) * self.step)} "
+                f"(math: {format_duration(round(detect))})"
+            ),
+            self.step,
+            self.inputs(shape),
+            checks,
+        )
 
     # -- sustainable burn, budget, no data, zero traffic (fast file) ------------------
     def sustainable(self) -> list[Scenario]:

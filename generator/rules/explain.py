@@ -59,6 +59,41 @@ def _at_outage(tp: plan.TierPlan, budget: float) -> str:
     return f"after {_seconds(detect)}, firing by {_seconds(by)}"
 
 
+def _per_minute(rate: float) -> str:
+    """Events per second as events a minute, to 3 significant digits."""
+    per_minute = float(f"{rate * 60:.3g}")
+    return "one event" if per_minute == 1 else f"{format_number(per_minute)} events"
+
+
+def _guard(p: plan.SLOPlan) -> list[str]:
+    """The low-traffic guard of an SLO's tiers, and what it gives at low traffic."""
+    guarded = [tp for tp in p.tiers if tp.min_failed_events > 1]
+    if not guarded:
+        why = " (a gauge SLI counts samples)" if p.slo.indicator.kind == "gauge" else ""
+        return [f"Low-traffic guard: none{why}."]
+    each = ", ".join(f"{tp.tier.key} {tp.min_failed_events}" for tp in guarded)
+    text = f"Low-traffic guard: at least {each} failed events in the long window."
+    below = plan.one_failure_pages_below(p)
+    pages = [tp for tp in plan.page_tiers(p) if tp.min_failed_events > 1]
+    if below is not None and pages:
+        text += (
+            f" Below {_per_minute(below)} a minute one failure alone is a burn above every "
+            "page tier's factor: the guard keeps it from paging."
+        )
+        rate = plan.low_traffic(p) or plan.GUARD_REFERENCE_RATE
+        times = [(tp.detection_time(1.0, p.error_budget, rate), tp) for tp in pages]
+        found = [(t, tp) for t, tp in times if t is not None]
+        if found:
+            detect, first = min(found, key=lambda item: item[0])
+            alone = first.detection_time(1.0, p.error_budget)
+            assert alone is not None
+            text += (
+                f" A total outage at {_per_minute(rate)} a minute pages ({first.tier.key}) "
+                f"after {_seconds(detect)} (the error ratio alone: {_seconds(alone)})."
+            )
+    return [text]
+
+
 def service_markdown(service: Service, plans: list[plan.SLOPlan]) -> str:
     out = [f"## {service.name}", ""]
     if service.description:
@@ -101,6 +136,7 @@ def service_markdown(service: Service, plans: list[plan.SLOPlan]) -> str:
                 "",
                 f"Burn alerts need at least {slo.alerting.min_traffic} events in the long window.",
             ]
+        out += ["", *_guard(p)]
         out.append("")
         for b in slo.alerting.budget_alerts:
             what = "ErrorBudgetExhausted" if b.key == "budget_exhausted" else "ErrorBudgetLow"
@@ -243,6 +279,78 @@ def tier_defaults() -> list[str]:
     return rows
 
 
+GUARD_OBJECTIVES = (99.99, 99.95, 99.9, 99.5, 99.0, 95.0)
+
+
+def guard_defaults() -> list[str]:
+    """The default min_failed_events of the built-in tiers (30d) at a few objectives."""
+    tiers = {k: t for k, t in inherit.BUILTIN["slo"]["alerting"].items() if k in TIER_FOR_REASONS}
+    rows = [
+        "| objective | " + " | ".join(tiers) + " |",
+        "|---|" + "---|" * len(tiers),
+    ]
+    for objective in GUARD_OBJECTIVES:
+        budget = round(1 - objective / 100, 12)
+        cells = []
+        for tier in tiers.values():
+            long_window = parse_duration(tier["long_window"])
+            factor = plan.burn_factor(tier["budget_percent"], REFERENCE_PERIOD, long_window)
+            if factor * budget >= 1 - 1e-9:
+                cells.append("(cannot fire)")
+                continue
+            cells.append(str(plan.default_min_failed_events(factor, budget, long_window)))
+        rows.append(f"| {format_number(objective)}% | " + " | ".join(cells) + " |")
+    return rows
+
+
+GUARD_TEXT = [
+    "## Low-traffic guard: failed events per tier",
+    "",
+    "At low traffic one failure is a large error ratio: at 99.99% and 2 requests a minute, "
+    "one failure among the 120 of an hour is a burn of 83x, above every tier's factor. A "
+    "minimum of total events (`min_traffic`) high enough to silence that also silences an "
+    "outage at that traffic. So each tier also needs `min_failed_events` failed events in "
+    "its long window: `and ignoring (events) round(<failed events a second over the "
+    "window> * <window>) >= k`, round() because the windows are sums of 5m gains over "
+    "constants, a whole number up to float noise. One failure is 1 < k; an outage at 2 a "
+    "minute brings 2 failures a minute.",
+    "",
+    "Default: the failures the tier's factor needs at one event a minute, at least 2: "
+    "k = max(2, ceil(factor x (1 - objective) x long window in minutes)). Below one event "
+    "a minute a tier needs as many failures as at one event a minute, and one failure never "
+    "pages. Above it a burn at the factor already brings the ceil() part, so that never "
+    "binds; the floor of 2, where it is above that (high objectives), binds only up to "
+    "2 / (factor x (1 - objective) x long window) events a minute (99.99% page_fast: 23), "
+    "where such a burn is fewer than 2 failures in the window. Detection at normal traffic "
+    "is unchanged: page_fast still pages a 100% outage at 100 requests a second on 99.9% "
+    "within 90 seconds. A spec or `_defaults.yaml` sets it per tier; 1 turns it off. "
+    "Built-in tiers, 30d:",
+    "",
+]
+GUARD_TAIL = [
+    "",
+    "Detection at low traffic: a total outage at r events a minute pages after k / r "
+    "minutes, or the error ratio's time if that is later: at 99.99% and 2 a minute, "
+    "page_fast after 1 minute; at 99.9% and one event every 5 minutes, after 10. Each SLO "
+    "below gives its numbers. `promspec test` proves both sides at half the traffic below "
+    "which one failure alone is above every page tier's factor (in whole events a minute, "
+    "or one event every 2 to 5 minutes), where an outage there pages within 10 minutes "
+    "(99.9% and above with the built-in tiers): one failed event fires no tier at any "
+    "evaluation where one would fire without the guard, and a total outage pages at the "
+    "tick the math says, silent one evaluation before.",
+    "",
+    "Gauge SLIs get no default guard (a change to the team's design, for these reasons): "
+    "a gauge SLI's events are its samples, whose rate the scrape interval sets, not the "
+    "traffic; a sample may fail in part (a probe's success share), so its failed events "
+    "are a sum of fractions; and the proofs time a gauge's burns with fractional samples "
+    "once a minute, where a guard of 2 would hide them. Set `min_failed_events` on a gauge "
+    "SLI's tiers to guard it (a 0/1 probe scraped once a minute on 99.9%: one failed probe "
+    "is 1.7% of an hour, above page_fast's 1.44%); where the guard binds at the proofs' "
+    "traffic, that SLI is listed as not proven, with the reason.",
+    "",
+]
+
+
 def markdown(services: list[Service], plans: dict[str, list[plan.SLOPlan]]) -> str:
     head = [
         "# Alerts",
@@ -282,6 +390,9 @@ def markdown(services: list[Service], plans: dict[str, list[plan.SLOPlan]]) -> s
         "with promtool at several scrape intervals and phases, tests/test_e2e.py on a real "
         "Prometheus.",
         "",
+        *GUARD_TEXT,
+        *guard_defaults(),
+        *GUARD_TAIL,
     ]
     body = [service_markdown(s, plans[s.name]) for s in services]
     return "\n".join(head + body).rstrip() + "\n"

@@ -259,12 +259,12 @@ class _Builder:
         ratio = Selector(n.error_ratio(window), self.own(plan))
         return Binary("/", ratio, Number(plan.error_budget))
 
-    def traffic(self, plan: SLOPlan, window: float) -> Expr:
-        """Events in the window: its recorded total rate times its length."""
+    def traffic(self, plan: SLOPlan, window: float, kind: str = n.EVENTS_TOTAL) -> Expr:
+        """Events (or failed events) in the window: its recorded rate times its length."""
         if plan.recipe(window) is not None:
-            rate: Expr = events(window, self.own(plan), n.EVENTS_TOTAL)
+            rate: Expr = events(window, self.own(plan), kind)
         else:
-            base = replace(events(BASE, self.own(plan), n.EVENTS_TOTAL), range_=window)
+            base = replace(events(BASE, self.own(plan), kind), range_=window)
             rate = Call("avg_over_time", (base,))
         return Binary("*", rate, Number(window))
 
@@ -284,6 +284,13 @@ class _Builder:
                     Number(plan.slo.alerting.min_traffic),
                 )
                 expr = Binary("and", expr, enough, ignoring=(n.EVENTS_LABEL,))
+            if tp.min_failed_events > 1:
+                # The low-traffic guard. The window is a sum of 5m gains over a constant,
+                # a whole number up to float noise (increase() may extrapolate a fraction):
+                # round() keeps 1.9999999 from reading as fewer than 2 failures.
+                failed = Call("round", (self.traffic(plan, tier.long_window, n.EVENTS_ERRORS),))
+                guard = Binary(">=", failed, Number(tp.min_failed_events))
+                expr = Binary("and", expr, guard, ignoring=(n.EVENTS_LABEL,))
             labels = self.alert_labels(
                 tier.severity, **{n.SLO_LABEL: plan.slo.name, n.BURN_TIER_LABEL: tier.key}
             )

@@ -11,6 +11,7 @@ the period's budget is spent within `long_window` fires above the burn factor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -56,22 +57,45 @@ class WindowRecipe:
         return tuple(j * self.source for j in range(self.pieces))
 
 
+# The low-traffic guard's reference traffic: by default a tier needs the failures its
+# factor implies at one event a minute, and never fewer than MIN_FAILED_DEFAULT.
+GUARD_REFERENCE_RATE = 1 / 60.0  # events per second
+MIN_FAILED_DEFAULT = 2
+# The low-traffic promise: an outage at a traffic where one failure alone would page
+# every page tier still pages within this long.
+LOW_TRAFFIC_DETECTION = 600.0
+# Below one event a minute, the low-traffic proofs' events come at most this many minutes
+# apart: one a 5m proof step at least, and 2 failures within LOW_TRAFFIC_DETECTION.
+LOW_TRAFFIC_MAX_GAP = 5
+
+
 @dataclass(frozen=True)
 class TierPlan:
     tier: BurnTier
     factor: float  # burn-rate threshold
+    min_failed_events: int = 1  # the low-traffic guard; 1: none
 
-    def detection_time(self, error_ratio: float, error_budget: float) -> float | None:
+    def detection_time(
+        self, error_ratio: float, error_budget: float, events_per_second: float | None = None
+    ) -> float | None:
         """Seconds from the start of a constant error ratio until the alert fires.
 
         The long window's ratio reaches factor * budget after long * factor * budget /
         error_ratio seconds (the short window, being shorter, is there first); then `for`.
-        None when this error ratio never reaches the threshold.
+        With a traffic (events per second), the guard also waits for min_failed_events
+        failures in the long window: min_failed_events / (error_ratio * traffic) seconds.
+        None when this error ratio (at this traffic) never gets there.
         """
         needed = self.factor * error_budget
         if error_ratio <= needed:
             return None
-        return self.tier.long_window * needed / error_ratio + self.tier.for_
+        rise = self.tier.long_window * needed / error_ratio
+        if events_per_second is not None and self.min_failed_events > 1:
+            failing = error_ratio * events_per_second  # failures per second
+            if failing * self.tier.long_window < self.min_failed_events:
+                return None
+            rise = max(rise, self.min_failed_events / failing)
+        return rise + self.tier.for_
 
 
 @dataclass(frozen=True)
@@ -124,6 +148,16 @@ def burn_factor(budget_percent: float, period: float, long_window: float) -> flo
     return round(budget_percent / 100 * period / long_window, 10)
 
 
+def default_min_failed_events(factor: float, error_budget: float, long_window: float) -> int:
+    """The failures a burn at the tier's factor puts in its long window at one event a
+    minute, and at least 2: below that traffic the tier needs as many failures as it
+    would there; above it a real burn at the factor already brings them, so the guard
+    never binds. 99.99%: 2 for every workbook tier; 99%: page_fast 9."""
+    failures = factor * error_budget * long_window * GUARD_REFERENCE_RATE
+    # Rounded first: float noise (14.4 * 0.01 * 60 = 8.640000000000001) must not add one.
+    return max(MIN_FAILED_DEFAULT, math.ceil(round(failures, 9)))
+
+
 def budget_share(factor: float, window: float, period: float) -> float:
     """Share of the period's budget spent in `window` at burn rate `factor`."""
     return factor * window / period
@@ -151,7 +185,14 @@ def plan_slo(slo: SLO) -> tuple[SLOPlan, list[Finding]]:
                 )
             )
             continue
-        tiers.append(TierPlan(tier, factor))
+        guard = tier.min_failed_events
+        if guard is None:
+            # A gauge SLI counts samples at the scrape interval, not traffic, and a sample
+            # may fail in part (docs/alerts.md, the low-traffic guard): no default guard.
+            guard = 1
+            if slo.indicator.kind != "gauge":
+                guard = default_min_failed_events(factor, slo.error_budget, tier.long_window)
+        tiers.append(TierPlan(tier, factor, guard))
     windows = {BASE_WINDOW_SECONDS}
     for t in tiers:
         windows.update((t.tier.long_window, t.tier.short_window))
@@ -199,6 +240,51 @@ def plan_service(service: Service) -> tuple[list[SLOPlan], list[Finding]]:
         plans.append(plan)
         findings.extend(found)
     return plans, findings
+
+
+def page_tiers(plan: SLOPlan) -> list[TierPlan]:
+    return [tp for tp in plan.tiers if tp.tier.key.startswith("page")]
+
+
+def one_failure_pages_below(plan: SLOPlan) -> float | None:
+    """Events per second below which one failure in a long window full of traffic is a
+    burn above every page tier's factor (1 / (factor x budget x window)); None without
+    page tiers."""
+    pages = page_tiers(plan)
+    if not pages:
+        return None
+    return min(1 / (tp.factor * plan.error_budget * tp.tier.long_window) for tp in pages)
+
+
+def low_traffic(plan: SLOPlan) -> float | None:
+    """Events per second of the low-traffic proofs, or None where the guard cannot show.
+
+    A traffic where one failure alone is a burn above every page tier's factor over its
+    long window (so, unguarded, it pages): half the highest such traffic, so that one
+    failure is at least twice the factor, in whole events a minute, or below one a
+    minute one event every whole number of minutes (at most LOW_TRAFFIC_MAX_GAP). Only
+    where every page tier has a guard, the SLI counts events, and a total outage at that
+    traffic still pages within LOW_TRAFFIC_DETECTION (99.99%: 2 a minute, paged after 1
+    minute; 99.9%: one every 5 minutes, paged after 10)."""
+    highest = one_failure_pages_below(plan)
+    if highest is None or plan.slo.indicator.kind == "gauge":
+        return None
+    pages = page_tiers(plan)
+    if any(tp.min_failed_events < 2 for tp in pages):
+        return None
+    half = round(highest * 60 / 2, 9)  # events a minute
+    if half >= 1:
+        rate = math.floor(half) / 60
+    else:
+        # One event every few minutes: a failure is still a whole event.
+        gap = math.ceil(round(1 / half, 9))
+        if gap > LOW_TRAFFIC_MAX_GAP:
+            return None
+        rate = 1 / (gap * 60)
+    if plan.slo.alerting.min_traffic > rate * 3600:
+        return None  # min_traffic silences this traffic altogether, as the spec chose
+    first = min(tp.detection_time(1.0, plan.error_budget, rate) or math.inf for tp in pages)
+    return rate if first <= LOW_TRAFFIC_DETECTION else None
 
 
 def slowest_detection(tier: TierPlan) -> float:

@@ -302,6 +302,7 @@ class Builder:
                     severity=t["severity"],
                     for_=self.duration(t["for"], (*p, "for"), positive=False),
                     origin=self.origin(p),
+                    min_failed_events=t.get("min_failed_events"),
                 )
             )
         budget_alerts = []

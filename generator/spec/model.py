@@ -74,6 +74,9 @@ class BurnTier:
     severity: Severity
     for_: float  # seconds
     origin: Origin
+    # Failed events the long window must hold before the alert fires; None: derived
+    # from the objective (plan.min_failed_events), 1: no guard.
+    min_failed_events: int | None = None
 
 
 @dataclass(frozen=True)
