@@ -20,7 +20,7 @@ import pytest
 from conftest import FIXTURES, ROOT, run_cli, tree_hashes
 
 from generator import pipeline
-from generator.errors import SpecError
+from generator.errors import Problem, SpecError
 from generator.promql import fragments as promql
 
 HEADER = "version: promspec/v1\nservice: api\nteam: web\nrunbook_base_url: https://runbooks.example.com\n"
@@ -148,6 +148,22 @@ tests:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def _rules_template_problem(tmp_path: Path, template: str) -> Problem:
+    """The one problem of compiling a small spec with `template` as rules.yml.j2."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "rules.yml.j2").write_text(template)
+    with pytest.raises(SpecError) as caught:
+        compile_text(
+            tmp_path,
+            HEADER + "absence:\n  - name: m\n    metric: foo\n",
+            templates=templates,
+            use_promtool=False,
+        )
+    [problem] = caught.value.problems
+    return problem
+
+
 @pytest.mark.parametrize(
     "template",
     [
@@ -158,33 +174,13 @@ tests:
     ],
 )
 def test_user_templates_run_in_the_sandbox(template: str, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "rules.yml.j2").write_text(f"groups: []\n# {template}\n")
-    with pytest.raises(SpecError) as caught:
-        compile_text(
-            tmp_path,
-            HEADER + "absence:\n  - name: m\n    metric: foo\n",
-            templates=templates,
-            use_promtool=False,
-        )
-    [problem] = caught.value.problems
+    problem = _rules_template_problem(tmp_path, f"groups: []\n# {template}\n")
     assert "unsafe" in problem.message and "sandbox" in problem.message
     assert problem.file.endswith("rules.yml.j2") and problem.line == 2
 
 
 def test_user_template_nesting_yaml_too_deep_is_refused(tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "rules.yml.j2").write_text("groups: " + "[" * 200_000 + "]" * 200_000 + "\n")
-    with pytest.raises(SpecError) as caught:
-        compile_text(
-            tmp_path,
-            HEADER + "absence:\n  - name: m\n    metric: foo\n",
-            templates=templates,
-            use_promtool=False,
-        )
-    [problem] = caught.value.problems
+    problem = _rules_template_problem(tmp_path, "groups: " + "[" * 200_000 + "]" * 200_000)
     assert problem.message == "template produced invalid YAML: the YAML nests too deeply"
 
 
