@@ -455,9 +455,14 @@ class SLOScenarios:
             one = self.one_failure(rate)
             if one is not None:
                 out.append(one)
-        pages = [tp for tp in plan_math.page_tiers(self.plan) if tp in self.tiers]
-        if pages and not self.long:
-            out.append(self.low_traffic_outage(rate, pages))
+        # The outage is proven in the file that holds the page tier to fire first
+        # (plan.low_traffic vouches for its time): a tuned page tier over a day sits in
+        # the long file, and the fast file's page tiers alone may page too late.
+        pages = plan_math.page_tiers(self.plan)
+        budget = self.plan.error_budget
+        first = min(pages, key=lambda tp: tp.detection_time(1.0, budget, rate) or math.inf)
+        if first in self.tiers:
+            out.append(self.low_traffic_outage(rate, [tp for tp in pages if tp in self.tiers]))
         return out
 
     def low_shape(self, rate: float, bad: list[float]) -> Shape:
