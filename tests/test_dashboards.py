@@ -214,7 +214,7 @@ def test_service_dashboard_content(out: Path) -> None:
     assert "avg_over_time" in fire["targets"][0]["expr"]  # min_traffic guard, as the alert
     # The low-traffic guard, as the alert: 99.95% page_fast needs 2 failed events in 1h.
     assert fire["targets"][0]["expr"].endswith(
-        ' * (round(avg_over_time(slo:sli_events:rate5m{service="checkout-api",'
+        ' * ignoring (events) (round(avg_over_time(slo:sli_events:rate5m{service="checkout-api",'
         'slo="availability",events="errors"}[1h]) * 3600) >= bool 2))'
     )
     assert "page_fast: 1h and 5m above 14.4x, 2+ failed (critical)" in fire["description"]

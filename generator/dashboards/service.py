@@ -286,15 +286,17 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
             f"({_burn(sel, plan, tier.long_window)} > bool {f})"
             f" * ({_burn(sel, plan, tier.short_window)} > bool {f})"
         )
+        # The events windows carry the `events` label the ratios do not.
+        per_slo = f" * ignoring ({n.EVENTS_LABEL}) ("
         if slo.alerting.min_traffic:
             expr += (
-                f" * (avg_over_time({_events(sel, n.EVENTS_TOTAL)}[{long}]) * "
+                f"{per_slo}avg_over_time({_events(sel, n.EVENTS_TOTAL)}[{long}]) * "
                 f"{format_number(tier.long_window)} >= bool {slo.alerting.min_traffic})"
             )
         guard = ""
         if t.min_failed_events > 1:  # the low-traffic guard, as the alert
             expr += (
-                f" * (round(avg_over_time({_events(sel, n.EVENTS_ERRORS)}[{long}]) * "
+                f"{per_slo}round(avg_over_time({_events(sel, n.EVENTS_ERRORS)}[{long}]) * "
                 f"{format_number(tier.long_window)}) >= bool {t.min_failed_events})"
             )
             guard = f", {t.min_failed_events}+ failed"
