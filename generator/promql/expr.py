@@ -203,21 +203,24 @@ def _lines(node: Expr, indent: int) -> list[str]:
     if indent + len(flat) <= WIDTH or (indent + len(flat) <= _SMALL_WIDTH and _small(node)):
         return [pad + flat]
     if isinstance(node, Binary):
-        # a op b op c ...: the chain of one operator, each operand under the first.
-        chain = [node.rhs]
+        # a op b op c ...: the chain of one operator, each operand under the first, with
+        # its own modifiers (`and on (x)`, `and ignoring (y)`): operators of one
+        # precedence group left to right, so the flat chain parses back the same. `^`
+        # groups right to left: never chained.
+        chain: list[tuple[Binary, Expr]] = [(node, node.rhs)]
         first: Expr = node.lhs
-        while isinstance(first, Binary) and _modifiers(first) == _modifiers(node):
-            chain.append(first.rhs)
+        while isinstance(first, Binary) and first.op == node.op and node.op != "^":
+            chain.append((first, first.rhs))
             first = first.lhs
         # An operand that is itself a chain of another operator continues two further
         # in, so that its operators never line up with this chain's.
         first = _operand(first, node, right=False)
         out = _lines(first, indent + 2 if isinstance(first, Binary) else indent)
         out[0] = pad + out[0].lstrip()
-        for operand in reversed(chain):
-            operand = _operand(operand, node, right=True)
+        for parent, operand in reversed(chain):
+            operand = _operand(operand, parent, right=True)
             body = _lines(operand, indent + 2 if isinstance(operand, Binary) else indent)
-            out.append(f"{pad}{_modifiers(node)} {body[0].lstrip()}")
+            out.append(f"{pad}{_modifiers(parent)} {body[0].lstrip()}")
             out.extend(body[1:])
         return out
     if isinstance(node, Aggregate):
