@@ -58,6 +58,13 @@ class Rule:
     def text(self) -> str:
         return layout(self.expr)
 
+    @property
+    def shown_labels(self) -> dict[str, str]:
+        """The labels the rule file states (templates' rule_fields): all of them. The
+        spec's own PromQL may aggregate the check's labels away, so none is assumed
+        carried, unlike the SLO rules whose selectors are ours."""
+        return self.labels
+
 
 @dataclass(frozen=True)
 class Group:
