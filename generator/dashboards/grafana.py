@@ -1,8 +1,7 @@
 """Glue to grafana-foundation-sdk shared by the dashboards: queries, units, thresholds,
 panel ids, and the one deterministic JSON encoding.
 
-Every query goes through the PromQL printer, which proves it parses and prints it the
-way the rule files do.
+Every query goes through the PromQL printer, which prints it the way the rule files do.
 """
 
 from __future__ import annotations
@@ -48,13 +47,18 @@ class DashboardError(Exception):
 
 
 def query(
-    expr: str, legend: str = "__auto", *, instant: bool = False, table: bool = False
+    expr: expr_.Expr | str, legend: str = "__auto", *, instant: bool = False, table: bool = False
 ) -> prometheus.Dataquery:
-    """A Prometheus query; instant ones read the latest value only, tables keep labels."""
-    try:
-        text = expr_.line(expr_.from_parsed(promql.parse(expr)))
-    except promql.PromQLError as exc:
-        raise DashboardError(f"invalid panel query {expr!r}: {exc}") from exc
+    """A Prometheus query; instant ones read the latest value only, tables keep labels.
+
+    Built as expression nodes (printed once, as in the rule files), or as text, which is
+    parsed to prove it (the overview's few queries)."""
+    if isinstance(expr, str):
+        try:
+            expr = expr_.from_parsed(promql.parse(expr))
+        except promql.PromQLError as exc:
+            raise DashboardError(f"invalid panel query {expr!r}: {exc}") from exc
+    text = expr_.line(expr)
     # The datasource variable on every target too, not only inherited from the panel:
     # a target copied into another panel or an Explore tab keeps reading the same source.
     q = prometheus.Dataquery().datasource(DATASOURCE).expr(text).legend_format(legend)
