@@ -76,7 +76,7 @@ def _kept(result: R) -> R:
     item's objects), so it costs what one item's collections cost. Only inside
     few_collections, which unfreezes at its end."""
     if _freezing:
-        gc.collect()
+        gc.collect(1)
         gc.freeze()
     return result
 
