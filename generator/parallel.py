@@ -49,7 +49,7 @@ def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
     results cross the process boundary)."""
     count = min(jobs(len(items)), len(items))
     if count <= 1:
-        return [_kept(task(item)) for item in items]
+        return [task(item) for item in items]
     global _task, _items
     _task, _items = task, items
     try:
@@ -58,30 +58,13 @@ def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
         except (OSError, ImportError):
             # No process semaphores here (a container without /dev/shm, a sandbox that
             # forbids them): the same results, in this process.
-            return [_kept(task(item)) for item in items]
+            return [task(item) for item in items]
         with pool:
             # Small chunks keep both cores busy to the end; imap keeps input order.
             chunk = max(1, len(items) // (count * 8))
-            return [_kept(r) for r in pool.imap(_run, range(len(items)), chunksize=chunk)]
+            return list(pool.imap(_run, range(len(items)), chunksize=chunk))
     finally:
         _task, _items = None, ()
-
-
-def _kept(result: R) -> R:
-    """A finished result lives to the end of the run: out of the collector's scans.
-
-    Without this each full collection walks every result so far, so collecting grew with
-    the square of the services (a quarter of 1,000 services' CPU). A collection first
-    frees this item's cycles of garbage; it scans only what is not frozen yet (this
-    item's objects), so it costs what one item's collections cost. Only inside
-    few_collections, which unfreezes at its end."""
-    if _freezing:
-        gc.collect(1)
-        gc.freeze()
-    return result
-
-
-_freezing = False
 
 
 @contextlib.contextmanager
@@ -92,16 +75,12 @@ def few_collections() -> Iterator[None]:
     built services stay alive; with the default thresholds the collector rescans those
     again and again, which made 1,000 services cost 60% more per service than 100.
     Objects alive at the start (imported modules) are frozen out of collection, and the
-    young generation is collected every 20,000 allocations instead of every 700; every
-    result of map_ordered is frozen as it comes (_kept)."""
-    global _freezing
+    young generation is collected every 20,000 allocations instead of every 700."""
     old = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-    _freezing = True
     try:
         yield
     finally:
-        _freezing = False
         gc.set_threshold(*old)
         gc.unfreeze()

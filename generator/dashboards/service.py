@@ -288,7 +288,7 @@ def _tiers_panel(
     for ref, t in zip(_REF_IDS, plan.tiers, strict=False):
         tier, f = t.tier, format_number(t.factor)
         long, short = format_duration(tier.long_window), format_duration(tier.short_window)
-        holds = [
+        holds: list[x.Expr] = [
             x.Binary(">", _burn(sel, plan, w), x.Number(t.factor), bool_=True)
             for w in (tier.long_window, tier.short_window)
         ]
