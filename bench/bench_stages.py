@@ -41,8 +41,8 @@ STAGES = [
     ("generator.rules.render", "load_yaml", "5d rules: rendered YAML read back"),
     ("generator.rules.render", "_canonical", "5e rules: text rules printed"),
     ("generator.dashboards.service", "service_dashboard", "6  dashboards"),
-    ("generator.dashboards.grafana", "query", "6a dashboards: queries parsed"),
-    ("generator.dashboards.grafana", "encode", "6b dashboards: JSON + decode check"),
+    ("generator.dashboards.grafana", "query", "6a dashboards: queries printed"),
+    ("generator.dashboards.grafana", "encode", "6b dashboards: JSON encoded"),
     ("generator.rules.formats", "prometheus", "7  rule files dumped (YAML)"),
     ("generator.outputs.write", "write_tree", "8  out/ written"),
 ]

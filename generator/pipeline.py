@@ -44,7 +44,7 @@ class Result:
     plans: dict[str, list[plan.SLOPlan]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     promtool_checked: bool = False
-    outputs: list[formats.ServiceOutput] = field(default_factory=list)
+    compiled: list[str] = field(default_factory=list)  # services compiled now, not reused
     plain: dict[str, bytes] = field(default_factory=dict)  # plain rule files, for promtool
     # The promtool tests proving the rules (tests/<service>.test.yml), when asked for:
     # `promspec test` runs them; they are no part of out/.
@@ -203,7 +203,7 @@ def compile_specs(
     proven: Callable[[list[str]], set[str]] | None = None,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
-    from it, and only the others compiled: `outputs` then covers only the services
+    from it, and only the others compiled: `compiled` then names only the services
     compiled now, and `plain` those and the reused ones whose rules promtool must see.
     With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules: of
     every service, or of those `proven` picks from all the names (a shard of `promspec
@@ -234,7 +234,7 @@ def compile_specs(
         if unit.problems:
             continue
         plans[service.name] = unit.plans
-        result.outputs.append(formats.ServiceOutput(service, unit.plans, unit.rules))
+        result.compiled.append(service.name)
         result.plain.update(unit.plain)
         result.proofs.update(unit.proofs)
         owned[service.name] = unit.files
@@ -307,7 +307,8 @@ class _Compiled:
     can compile in worker processes (only results cross the process boundary)."""
 
     plans: list[plan.SLOPlan] = field(default_factory=list)
-    rules: dict[str, Any] = field(default_factory=dict)
+    # No rule data: each format's files are dumped in the worker, and only the results
+    # cross the process boundary (pickling the data back was work for nothing).
     plain: dict[str, bytes] = field(default_factory=dict)  # the plain rule file
     # Every file of the service in out/: each format's rules, the dashboard.
     files: dict[str, bytes] = field(default_factory=dict)
@@ -360,7 +361,7 @@ def _compile_service(
         files.update(formats.render_files([output], options, plain))
     except SpecError as exc:
         return _Compiled(problems=list(exc.problems))
-    return _Compiled(plans, data, plain, files, tests)
+    return _Compiled(plans, plain, files, tests)
 
 
 def _promtool(result: Result) -> None:

@@ -1,7 +1,7 @@
 """The per-spec-file cache (generator/outputs/spec_cache.py): a run compiles only the spec files
 that changed, and its output is byte for byte what a full compile writes.
 
-Which services a run compiled is read off `Result.outputs` (it covers only those);
+Which services a run compiled is read off `Result.compiled` (it covers only those);
 through the CLI, every output is compared with a `--no-cache` run of the same inputs.
 """
 
@@ -57,7 +57,7 @@ def owners(paths: Any) -> set[str]:
 
 
 def compiled(result: pipeline.Result) -> list[str]:
-    return [o.service.name for o in result.outputs]
+    return result.compiled
 
 
 def test_only_the_changed_spec_file_is_compiled_and_the_output_is_the_same(

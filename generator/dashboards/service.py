@@ -10,7 +10,7 @@ which panel shows it, for its dashboard_url annotation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from grafana_foundation_sdk.builders import common as cb
@@ -22,6 +22,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from generator import conventions as n
 from generator.dashboards import grafana as g
 from generator.errors import SpecError
+from generator.promql import expr as x
 from generator.promql import fragments as promql
 from generator.rules.render import show_level
 from generator.slo.plan import SLOPlan
@@ -79,19 +80,19 @@ def _targets(panel: Any, queries: Sequence[prometheus.Dataquery]) -> Any:
     return panel
 
 
-def _slo_sel(metric: str, service: Service, slo: SLO, **labels: str) -> str:
-    return promql.selector_text(
+def _slo_sel(metric: str, service: Service, slo: SLO, **labels: str) -> x.Selector:
+    return x.sel(
         metric,
         (
             promql.Matcher(n.SERVICE_LABEL, "=", service.name),
             promql.Matcher(n.SLO_LABEL, "=", slo.name),
-            *(promql.Matcher(k, "=", v) for k, v in labels.items()),
         ),
+        **labels,
     )
 
 
-def _check_sel(metric: str, service: Service, check: str) -> str:
-    return promql.selector_text(
+def _check_sel(metric: str, service: Service, check: str) -> x.Selector:
+    return x.sel(
         metric,
         (
             promql.Matcher(n.SERVICE_LABEL, "=", service.name),
@@ -151,7 +152,7 @@ def _budget_steps(slo: SLO) -> db.ThresholdsConfig:
 def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     slo = plan.slo
 
-    def sel(metric: str, **labels: str) -> str:
+    def sel(metric: str, **labels: str) -> x.Selector:
         return _slo_sel(metric, service, slo, **labels)
 
     grp = _groups(slo)
@@ -171,7 +172,9 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     sli = _targets(
         sli,
         [
-            g.query(f"1 - {sel(n.error_ratio(w))}", f"{grp}{format_duration(w)}", instant=True)
+            g.query(
+                x.binary("-", 1, sel(n.error_ratio(w))), f"{grp}{format_duration(w)}", instant=True
+            )
             for w in windows
         ],
     )
@@ -245,7 +248,7 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
     lay.add(f"{key}/traffic", traffic, 8, 12 if latency else 24, no_data)
     if slo.indicator.kind == "latency":
         ind = slo.indicator
-        by = ", ".join(("le", *slo.group_by))
+        by = ("le", *slo.group_by)
         # The SLO's own percentile too: 95% within 300ms reads against p95.
         quantiles = sorted({*PERCENTILES, round(slo.objective / 100, 6)})
         shown = "/".join(f"p{format_number(round(q * 100, 4))}" for q in quantiles)
@@ -259,12 +262,13 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
         pct = pct.thresholds(g.steps(g.OK_COLOR, (ind.threshold, "red"))).thresholds_style(
             g.threshold_lines()
         )
-        bucket = ind.histogram.text("_bucket")
+        bucket = x.Selector(ind.histogram.metric + "_bucket", ind.histogram.matchers, 300.0)
+        rates = x.Aggregate("sum", x.Call("rate", (bucket,)), by)
         pct = _targets(
             pct,
             [
                 g.query(
-                    f"histogram_quantile({format_number(q)}, sum by ({by}) (rate({bucket}[5m])))",
+                    x.Call("histogram_quantile", (x.Number(q), rates)),
                     f"{grp}p{format_number(round(q * 100, 4))}",
                 )
                 for q in quantiles
@@ -273,7 +277,9 @@ def _slo_row(lay: _Layout, service: Service, plan: SLOPlan) -> None:
         lay.add(f"{key}/latency", pct, 8, 12)
 
 
-def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], str]) -> None:
+def _tiers_panel(
+    lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], x.Selector]
+) -> None:
     """1 when a tier's condition holds now (its `for` not counted), one tile per tier."""
     slo = plan.slo
     lines = []
@@ -282,25 +288,24 @@ def _tiers_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[s
     for ref, t in zip(_REF_IDS, plan.tiers, strict=False):
         tier, f = t.tier, format_number(t.factor)
         long, short = format_duration(tier.long_window), format_duration(tier.short_window)
-        expr = (
-            f"({_burn(sel, plan, tier.long_window)} > bool {f})"
-            f" * ({_burn(sel, plan, tier.short_window)} > bool {f})"
-        )
-        # The events windows carry the `events` label the ratios do not.
-        per_slo = f" * ignoring ({n.EVENTS_LABEL}) ("
+        holds: list[x.Expr] = [
+            x.Binary(">", _burn(sel, plan, w), x.Number(t.factor), bool_=True)
+            for w in (tier.long_window, tier.short_window)
+        ]
+        guards: list[x.Expr] = []
         if slo.alerting.min_traffic:
-            expr += (
-                f"{per_slo}avg_over_time({_events(sel, n.EVENTS_TOTAL)}[{long}]) * "
-                f"{format_number(tier.long_window)} >= bool {slo.alerting.min_traffic})"
-            )
+            events = _in_window(sel, n.EVENTS_TOTAL, tier.long_window)
+            guards.append(x.binary(">=", events, slo.alerting.min_traffic, bool_=True))
         guard = ""
         if t.min_failed_events > 1:  # the low-traffic guard, as the alert
-            expr += (
-                f"{per_slo}round(avg_over_time({_events(sel, n.EVENTS_ERRORS)}[{long}]) * "
-                f"{format_number(tier.long_window)}) >= bool {t.min_failed_events})"
-            )
+            failed = x.Call("round", (_in_window(sel, n.EVENTS_ERRORS, tier.long_window),))
+            guards.append(x.binary(">=", failed, t.min_failed_events, bool_=True))
             guard = f", {t.min_failed_events}+ failed"
-        queries.append(g.query(f"max({expr})", tier.key, instant=True))
+        # The guards read events windows, which carry the `events` label the ratios do not.
+        held = x.binary("*", *holds)
+        for check in guards:
+            held = x.Binary("*", held, check, ignoring=(n.EVENTS_LABEL,))
+        queries.append(g.query(x.Aggregate("max", held), tier.key, instant=True))
         lines.append(f"{tier.key}: {long} and {short} above {f}x{guard} ({tier.severity})")
         overrides.append((ref, _fire_mappings(tier.severity)))
     panel = _stat(
@@ -329,17 +334,25 @@ def _fire_mappings(severity: str) -> list[dict[str, Any]]:
     ]
 
 
-def _events(sel: Callable[..., str], kind: str) -> str:
+def _events(sel: Callable[..., x.Selector], kind: str) -> x.Selector:
     """The SLO's 5m events series of one kind (total, errors)."""
     return sel(n.SLI_EVENTS, **{n.EVENTS_LABEL: kind})
 
 
-def _burn(sel: Callable[[str], str], plan: SLOPlan, window: float) -> str:
+def _in_window(sel: Callable[..., x.Selector], kind: str, window: float) -> x.Expr:
+    """Events of one kind over a window, from the 5m rates."""
+    rates = replace(_events(sel, kind), range_=window)
+    return x.binary("*", x.Call("avg_over_time", (rates,)), window)
+
+
+def _burn(sel: Callable[[str], x.Selector], plan: SLOPlan, window: float) -> x.Expr:
     """A window's burn rate: the rules record its error ratio, not the ratio / budget."""
-    return f"{sel(n.error_ratio(window))} / {format_number(plan.error_budget)}"
+    return x.binary("/", sel(n.error_ratio(window)), plan.error_budget)
 
 
-def _burn_panel(lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], str]) -> None:
+def _burn_panel(
+    lay: _Layout, service: Service, plan: SLOPlan, sel: Callable[[str], x.Selector]
+) -> None:
     slo = plan.slo
     marks: dict[float, str] = {}
     for t in plan.tiers:  # one line per factor, in the colour of its most severe tier
@@ -387,24 +400,26 @@ def _threshold_panel(lay: _Layout, service: Service, t: Threshold) -> None:
         .thresholds_style(g.threshold_lines())
     )
     alert = n.check_alert(service.name, t.name)
-    lay.add(f"threshold/{t.name}", _targets(panel, [g.query(t.expr)]), 8, 12, alert)
+    tree = t.expr_tree if t.expr_tree is not None else t.expr
+    lay.add(f"threshold/{t.name}", _targets(panel, [g.query(tree)]), 8, 12, alert)
 
 
 def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
     unit, decimals = g.unit(c.unit)
 
-    def sel(metric: str) -> str:
+    def sel(metric: str) -> x.Selector:
         return _check_sel(metric, service, c.name)
 
-    literal = is_number(c.limit)
-    limit = f"vector({c.limit})" if literal else sel(n.CAPACITY_LIMIT)
+    limit: x.Expr = sel(n.CAPACITY_LIMIT)
+    if is_number(c.limit):
+        limit = x.Call("vector", (x.Number(float(c.limit)),))
     queries = [g.query(sel(n.CAPACITY_USAGE), "usage"), g.query(limit, "limit")]
     for lv in c.headroom:
-        keep = format_number(round(1 - lv.value / 100, 10))
+        keep = round(1 - lv.value / 100, 10)
         held = "" if lv.for_ is None else f" for {format_duration(lv.for_)}"  # its own `for`
         queries.append(
             g.query(
-                f"{limit} * {keep}",
+                x.binary("*", limit, keep),
                 f"{lv.severity} floor ({format_number(lv.value)}% headroom{held})",
             )
         )
@@ -414,8 +429,10 @@ def _capacity_panels(lay: _Layout, service: Service, c: Capacity) -> None:
             legend += f" ({ex.severity})"
         queries.append(
             g.query(
-                f"predict_linear({sel(n.CAPACITY_USAGE)}[{format_duration(ex.lookback)}], "
-                f"{format_number(ex.within)})",
+                x.Call(
+                    "predict_linear",
+                    (replace(sel(n.CAPACITY_USAGE), range_=ex.lookback), x.Number(ex.within)),
+                ),
                 legend,
             )
         )

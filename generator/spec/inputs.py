@@ -23,10 +23,16 @@ GENERATED_MARK = conventions.GENERATED_HEADER.split("{", 1)[0].encode()
 
 def display_path(path: Path) -> str:
     """A stable, machine-independent name for messages and output headers."""
+    return _display(os.fspath(path), os.getcwd())
+
+
+@lru_cache(maxsize=1 << 16)
+def _display(path: str, cwd: str) -> str:
+    # Cached as real() is: a run names each spec in three keys, its discovery and sort.
     try:
-        return real(path).relative_to(real(Path("."))).as_posix()
+        return _real(path, cwd).relative_to(_real(".", cwd)).as_posix()
     except (ValueError, OSError, RuntimeError):  # outside cwd; a symlink loop
-        return path.as_posix()
+        return Path(path).as_posix()
 
 
 def real(path: Path) -> Path:
