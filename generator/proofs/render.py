@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -22,7 +23,7 @@ import yaml
 
 from generator import conventions
 from generator.errors import Problem, SpecError
-from generator.proofs import layers, scenarios
+from generator.proofs import layers, scenarios, windowproofs
 from generator.proofs.check_scenarios import check_scenarios
 from generator.proofs.proofdata import Scenario, TestFile, rule_infos
 from generator.proofs.series import Unsupported
@@ -64,6 +65,12 @@ def test_files(service: Service, plans: list[SLOPlan], rules: dict[str, Any]) ->
                 order,
             )
         )
+    windows, window_notes = windowproofs.window_files(
+        service, plans, rule_infos(rules), rule_file, order
+    )
+    files.extend(windows)
+    if window_notes:
+        files[0] = replace(files[0], not_proven=(*files[0].not_proven, *window_notes))
     return files
 
 

@@ -196,12 +196,7 @@ def run(result: Result) -> list[Outcome]:
                 continue
             paths = []
             generated = [
-                path
-                for path in (
-                    root / conventions.tests_path(service.name),
-                    root / conventions.long_tests_path(service.name),
-                )
-                if path.is_file()
+                root / rel for rel in result.proofs if conventions.is_tests_of(rel, service.name)
             ]
             for path in generated:
                 paths.extend(_split(path))
