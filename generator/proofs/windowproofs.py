@@ -65,14 +65,28 @@ def _from_counters(
     model = sc.model(shape)
     labels = sc.series_labels()
     checks = []
+    base = {kind: model.series(kind, step) for kind in _KINDS}
     for k in (max(1, n // 2), count - 1):
-        mean = {kind: model.series(kind, recipe.window)[k] for kind in _KINDS}
+        # Added newest copy first, as the rule's `sum` meets them: float sums of rates
+        # such as 2/300 depend on the order, and promtool compares exactly.
+        mean: dict[str, float | None] = {}
+        for kind in _KINDS:
+            pieces = [base[kind][k - j] for j in range(n) if k - j >= 0]
+            present = [v for v in pieces if v is not None]
+            mean[kind] = _ordered_sum(present) / n if present else None
         checks.extend(_window_checks(recipe, rules, labels, k * step, mean))
     what = (
         f"{plan.slo.name}: the {format_duration(recipe.window)} window from raw counters is the "
         f"mean of {n} copies of the 5m rates, before and once the window is full"
     )
     return Scenario(what, step, sc.inputs(shape), (), tuple(checks))
+
+
+def _ordered_sum(values: Sequence[float]) -> float:
+    total = values[0]
+    for v in values[1:]:
+        total += v
+    return total
 
 
 def _window_checks(
