@@ -26,8 +26,7 @@ from pathlib import Path
 
 from common import PYTHON, ROOT, machine
 
-sys.path.insert(0, str(ROOT))
-from generator.outputs import check  # noqa: E402
+from generator.outputs import check
 
 SPEC = """\
 version: promspec/v1

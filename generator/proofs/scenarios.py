@@ -551,7 +551,7 @@ class SLOScenarios:
             out.extend(self.sustainable())
             out.extend(self.end_to_end_outage())
             out.extend(self.base())
-            out.append(self.no_data())
+            out.extend(self.no_data())
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
         return out
@@ -727,7 +727,7 @@ class SLOScenarios:
                 )
         return out
 
-    def no_data(self) -> Scenario:
+    def no_data(self) -> list[Scenario]:
         nd = self.slo.alerting.no_data
         alert = conventions.slo_alert(self.service.name, self.slo.name, "SLINoData")
         checks = [AlertCheck(2 * BASE_WINDOW_SECONDS, self.burn_alert, ())]
@@ -744,11 +744,34 @@ class SLOScenarios:
             ]
         # A series of another name keeps the test group from being empty.
         filler = InputSeries(series_text("promspec_test_unrelated", {}), expanding([0.0] * 3))
+        out = [
+            Scenario(
+                self.name("no SLI data fires SLINoData, never a burn alert"),
+                self.step,
+                (filler,),
+                tuple(checks),
+            )
+        ]
+        if nd is not None:
+            out.append(self.data_stops(nd.for_, alert, self.expected(rule, None, base)))
+        return out
+
+    def data_stops(self, for_: float, alert: str, expected: ExpectedAlert) -> Scenario:
+        """The SLI's series stop after 10 minutes of traffic. The last sample stays
+        visible for the 5m lookback, so the 5m rate is gone from 6m after it on (a rule
+        reading a longer window would still see data for that window), and SLINoData
+        fires once that has held for its `for`; not before 4m + `for`."""
+        stop = round(2 * BASE_WINDOW_SECONDS / self.step)
+        shape = Shape(tuple([0.0] * (stop + 1)))
+        last = stop * self.step
+        gone = last + BASE_WINDOW_SECONDS + self.step
+        fire = tick_at_or_after(gone + for_, self.step) * self.step
+        quiet = last + BASE_WINDOW_SECONDS - self.step + for_
         return Scenario(
-            self.name("no SLI data fires SLINoData, never a burn alert"),
+            self.name("the SLI's series stop: SLINoData fires once the 5m rate is gone for `for`"),
             self.step,
-            (filler,),
-            tuple(checks),
+            self.inputs(shape),
+            (AlertCheck(quiet, alert, ()), AlertCheck(fire, alert, (expected,))),
         )
 
     def zero_traffic(self) -> Scenario:
