@@ -94,6 +94,11 @@ def _consistent(labels: dict[str, str], matchers: Sequence[Matcher]) -> bool:
     return all(m.name not in labels or matches({m.name: labels[m.name]}, [m]) for m in matchers)
 
 
+def selectors(expr: str) -> tuple[tuple[str, tuple[Matcher, ...]], ...]:
+    """Every series selector of a rule expression (parsed once per text)."""
+    return _selectors(expr)
+
+
 @lru_cache(maxsize=4096)
 def _selectors(expr: str) -> tuple[tuple[str, tuple[Matcher, ...]], ...]:
     return tuple(promql.vector_selectors(expr))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from generator import conventions
 from generator.proofs import layers, scenarios
 from generator.proofs.proofdata import ExprCheck, InputSeries, RuleInfo, Scenario, TestFile
-from generator.proofs.series import SYNTHETIC_VALUE, series_text
+from generator.proofs.series import SYNTHETIC_VALUE, matches, series_text
 from generator.slo.plan import SLOPlan, WindowRecipe
 from generator.spec.model import GaugeIndicator, Service
 from generator.units import exact_number, format_duration
@@ -103,7 +103,7 @@ def _window_checks(
     checks = [ExprCheck(series_text(window, labels), at, samples)]
     ratio_name = conventions.error_ratio(recipe.window)
     errors, total = mean[conventions.EVENTS_ERRORS], mean[conventions.EVENTS_TOTAL]
-    if any(r.record == ratio_name for r in rules) and errors is not None and total:
+    if rule_for(rules, ratio_name, labels) is not None and errors is not None and total:
         text = series_text(ratio_name, labels)
         checks.append(ExprCheck(text, at, ((text, errors / total),)))
     return checks
@@ -144,6 +144,22 @@ def _from_source(
     return Scenario(what, step, tuple(inputs), (), tuple(checks))
 
 
+def rule_for(rules: Sequence[RuleInfo], record: str, labels: dict[str, str]) -> int | None:
+    """The recording rule writing `record` for an SLO of these labels: window and ratio
+    rules serve a whole service or one SLO, as their selectors say."""
+    for i, r in enumerate(rules):
+        if r.record != record:
+            continue
+        selectors = layers.selectors(r.expr)
+        if all(
+            m.name not in labels or matches({m.name: labels[m.name]}, [m])
+            for _, found in selectors
+            for m in found
+        ):
+            return i
+    return None
+
+
 def window_files(
     service: Service,
     plans: Sequence[SLOPlan],
@@ -155,13 +171,15 @@ def window_files(
     window rule serves every SLO of the service: proven once, with its first SLO), and
     the windows no recipe builds, which this layer cannot prove."""
     by_source: dict[float, list[Scenario]] = {}
-    seen: set[float] = set()
+    seen: set[int] = set()
     notes: list[str] = []
     for plan in plans:
+        labels = {conventions.SERVICE_LABEL: service.name, conventions.SLO_LABEL: plan.slo.name}
         for recipe in plan.recipes:
-            if recipe.window in seen:
+            found = rule_for(rules, conventions.sli_events(recipe.window), labels)
+            if found is None or found in seen:  # none: the rules record no such window
                 continue
-            seen.add(recipe.window)
+            seen.add(found)
             s = scenario(service, plan, recipe, rules)
             layers.check(rules, s.name, (i.series for i in s.series))
             by_source.setdefault(recipe.source, []).append(s)
