@@ -526,7 +526,9 @@ class SLOScenarios:
         # rises to it and stays), so silence here is silence all along.
         k = round(end / self.step)
         return [
-            self.tier_group(f"{what} ({tp.tier.key})", shape, states, i, [(k, None, None)])
+            self.tier_group(
+                f"{what} ({tp.tier.key}'s windows)", shape, states, i, [(k, None, None)]
+            )
             for i, tp in enumerate(self.plan.tiers)
             if tp in self.tiers
         ]
