@@ -61,6 +61,7 @@ SLOS = {
         metric: probe_success{job="myservice"}
 """,
 }
+TOP = 5  # files listed per case, costliest first
 TARGETS = {"ratio": 3.0, "latency": 3.0, "gauge": 3.0, "seeds": 120.0}
 
 
@@ -71,14 +72,16 @@ def write_proofs(specs: Path, proofs: Path) -> None:
         sys.exit(f"promspec test {specs} failed:\n{done.stdout}{done.stderr}")
 
 
-def promtool_cpu(proofs: Path) -> tuple[int, float, float, list[str]]:
-    """Files, CPU seconds, wall seconds of whole-file promtool runs; failing files."""
+def promtool_cpu(proofs: Path) -> tuple[int, float, float, list[str], list[tuple[float, str]]]:
+    """Files, CPU seconds, wall seconds of whole-file promtool runs; failing files; CPU
+    seconds per file."""
     tool = check.promtool()
     if tool is None:
         sys.exit(check.PROMTOOL_HINT)
     files = sorted((proofs / "tests").glob("*.yml"))
     cpu = wall = 0.0
     failed = []
+    per_file = []
     for path in files:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -91,10 +94,12 @@ def promtool_cpu(proofs: Path) -> tuple[int, float, float, list[str]]:
         )
         wall += time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        took = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        cpu += took
+        per_file.append((took, path.name))
         if done.returncode != 0:
             failed.append(path.name)
-    return len(files), cpu, wall, failed
+    return len(files), cpu, wall, failed, per_file
 
 
 def measure(case: str, tmp: Path) -> bool:
@@ -106,7 +111,7 @@ def measure(case: str, tmp: Path) -> bool:
         (specs / "myservice.yaml").write_text(SPEC + SLOS[case])
     proofs = tmp / case / "proofs"
     write_proofs(specs, proofs)
-    files, cpu, wall, failed = promtool_cpu(proofs)
+    files, cpu, wall, failed, per_file = promtool_cpu(proofs)
     ok = cpu < TARGETS[case] and not failed
     print(
         f"{case:8} {files:3} files  {cpu:7.2f} CPU s  {wall:7.2f} s wall  "
@@ -114,6 +119,8 @@ def measure(case: str, tmp: Path) -> bool:
         + (f"  failing: {', '.join(failed)}" if failed else ""),
         flush=True,
     )
+    top = sorted(per_file, reverse=True)[:TOP]
+    print("  costliest: " + ", ".join(f"{name} {took:.2f}" for took, name in top), flush=True)
     return ok
 
 
