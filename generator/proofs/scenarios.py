@@ -70,9 +70,11 @@ LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # SLOScenarios.budget_scenarios).
 # A budget alert whose outage lasts this many 5m ticks is proven at the 5m step.
 BUDGET_LONG_TICKS = 40
-# Failed shares of the outage that spends a budget alert's level: total first, then
-# slightly partial, for a $value off a rounding edge where the spend crosses the level.
-BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
+# Failed shares of the outage that spends a budget alert's level: half first, then
+# slightly less, for a $value off a rounding edge where the spend crosses the level. Half
+# a total outage spends a 99.9%/30d budget at ~1.2% a minute, so a level 10% off (2% of
+# the budget for ErrorBudgetLow) crosses at another evaluation.
+BUDGET_OUTAGE_SHARES = (0.5, 0.485, 0.465, 0.45)
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
 OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
