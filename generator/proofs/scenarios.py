@@ -2,15 +2,20 @@
 
 Pure: from a service's plans and its rendered rules to test data (generator/proofs/proofdata.py).
 Every expectation comes from the model in generator/proofs/promsim.py, and the designer checks
-the model against the plan's math before it writes anything: a tier must be silent at the
-last evaluation before `detection_time` and firing at the first one after it (windows
-count exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
-windows count a few samples more, see SLOScenarios.fire_window). Two files per service,
-because promtool evaluates every rule group at the file's `evaluation_interval`:
-  fast (1m): page tiers, budget, no-data and zero-traffic scenarios;
-  long (5m): tiers with windows over 6h, whose scenarios span days.
-The rules read nothing at offsets that are not multiples of 5m, so any step dividing 5m
-proves the same expressions; 1m rather than slo-fast's 30s halves promtool's work.
+the model against the plan's math before it writes anything: a tier must fire after the
+last evaluation before `detection_time` and by the first one after it (windows count
+exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
+windows count a few samples more, see SLOScenarios.fire_window).
+
+A scenario is defined once, as a traffic shape (Shape) and the checks the model derives
+from it, and encoded one of two ways: from raw counters (`inputs`: the end-to-end outage,
+the 5m base, no data, zero traffic), or as the recorded windows the alert reads
+(`recorded`, see generator/proofs/layers.py: detections, outages, steady burns, budgets),
+cut to the evaluations the checks need, one tier's windows per test group. Two files per
+service, because promtool evaluates every rule group at the file's `evaluation_interval`:
+  fast (1m): page tiers, budget, the raw-counter scenarios;
+  long (5m): tiers with windows over 6h.
+The window rules are proven a layer below (generator/proofs/windowproofs.py).
 """
 
 from __future__ import annotations
