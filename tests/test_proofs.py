@@ -666,3 +666,37 @@ def test_budget_exhausted_counts_the_whole_period(
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("right", "wrong", "window", "times"),
+    [
+        # 30m from six 5m copies, proven from raw counters at a 5m step: before the
+        # window is full and once it is.
+        ("/ 6", "/ 5", "30m", ["15m", "35m"]),
+        # 30d from ten 3d copies, proven from 3d samples at a 3d step: all copies there,
+        # and one missing.
+        ("/ 10", "/ 9", "30d", ["27d", "57d"]),
+    ],
+)
+def test_a_wrong_window_rule_is_caught_by_the_window_layer(
+    right: str, wrong: str, window: str, times: list[str], tmp_path: Path
+) -> None:
+    # The alert tests input the recorded windows, so only the window layer reads these
+    # rules: its checks of that window must fail, and nothing else.
+    templates = broken_templates(
+        tmp_path,
+        "macros.j2",
+        "expr: {{ r.text | q }}",
+        f'expr: {{{{ r.text | replace("{right}", "{wrong}") | q }}}}',
+    )
+    result = run_cli("test", str(E2E), "--templates", str(templates))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [ln.split("): ", 1)[1] for ln in result.stdout.splitlines() if ln.startswith("FAIL")]
+    series = f'slo:sli_events:rate{window}{{service=\\"e2e-api\\",slo=\\"availability\\"}}'
+    assert [f for f in failed if "sli_events" in f] == [
+        f'expr: "{series}", time: {t}' for t in times
+    ]
+    # Its error ratio may differ in the last bit too (errors and total both divided
+    # wrongly); nothing else fails.
+    assert all(f"rate{window}{{" in f for f in failed), failed
