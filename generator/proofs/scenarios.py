@@ -75,11 +75,11 @@ LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # SLOScenarios.budget_scenarios).
 # A budget alert whose outage lasts this many 5m ticks is proven at the 5m step.
 BUDGET_LONG_TICKS = 40
-# Failed shares of the outage that spends a budget alert's level: half first, then
-# slightly less, for a $value off a rounding edge where the spend crosses the level. Half
-# a total outage spends a 99.9%/30d budget at ~1.2% a minute, so a level 10% off (2% of
-# the budget for ErrorBudgetLow) crosses at another evaluation.
-BUDGET_OUTAGE_SHARES = (0.5, 0.485, 0.465, 0.45)
+# Failed shares of the outage that spends a budget alert's level: at most half, then
+# slightly less, for a $value off a rounding edge where the spend crosses the level (see
+# SLOScenarios.budget_shares).
+BUDGET_OUTAGE_SHARE = 0.5
+BUDGET_SHARE_TRIES = (1.0, 0.97, 0.93, 0.9)
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
 OUTAGE_SHARES = (1.0, 0.999, 0.99, 0.98)
 
@@ -603,9 +603,22 @@ class SLOScenarios:
             if self.budget_in_long_file(b) != self.long:
                 continue
             make = partial(self._budget_scenario, b, 1 + LEVEL_MARGIN)
-            out.append(_first_stable(make, BUDGET_OUTAGE_SHARES, b.key))
+            out.append(_first_stable(make, self.budget_shares(b), b.key))
             out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
         return out
+
+    def budget_shares(self, b: BudgetAlert) -> tuple[float, ...]:
+        """Failed shares for the outage that crosses a budget level: slow enough that one
+        evaluation spends at most half of a tenth of the budget left at the level (2%
+        of the budget for ErrorBudgetLow at 80%), so a level 10% off crosses at another
+        evaluation; at most half an outage."""
+        left = 1 - b.consumed_percent / 100
+        share = BUDGET_OUTAGE_SHARE
+        if left > 0:
+            share = min(
+                share, 0.1 * left * self.plan.error_budget * self.slo.period / (2 * self.step)
+            )
+        return tuple(round(share * f, 6) for f in BUDGET_SHARE_TRIES)
 
     def _budget_scenario(self, b: BudgetAlert, factor: float, share: float = 1.0) -> Scenario:
         """An outage (`share` of events failing) spends `factor` x the alert's share of
