@@ -28,6 +28,7 @@ from bench_size import SLO, SPEC
 from common import PYTHON, ROOT, machine
 
 from generator.outputs import check
+from generator.proofs.runtests import run_file
 
 SLOS = {
     "ratio": SLO.format(name="availability"),
@@ -61,14 +62,7 @@ def write_proofs(specs: Path, proofs: Path) -> None:
 
 def promtool_passes(tool: str, path: Path) -> bool:
     """`promtool test rules` on one file where it lies, whole, as promspec runs it."""
-    done = subprocess.run(
-        [tool, "test", "rules", path.name],
-        cwd=path.parent,
-        env=check.environment(),
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
+    return run_file(tool, path)[1] is None
 
 
 def promtool_cpu(proofs: Path) -> tuple[int, float, float, list[str], list[tuple[float, str]]]:

@@ -45,7 +45,8 @@ class Outcome:
         return not self.failures
 
 
-def _run(tool: str, path: Path) -> tuple[float, str | None]:
+def run_file(tool: str, path: Path) -> tuple[float, str | None]:
+    """`promtool test rules` on one file where it lies: seconds, and the report if it failed."""
     start = time.monotonic()
     proc = subprocess.run(
         [tool, "test", "rules", path.name],
@@ -211,7 +212,7 @@ def run(result: Result) -> list[Outcome]:
         flat = [(name, p) for name, paths in jobs.items() for p in paths]
         workers = max(1, min(len(flat), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(lambda item: _run(tool, item[1]), flat))
+            done = list(pool.map(lambda item: run_file(tool, item[1]), flat))
     outcomes = []
     for name, paths in jobs.items():
         mine = [d for (n, _), d in zip(flat, done, strict=True) if n == name]
