@@ -158,6 +158,19 @@ def long_tests_path(service: str) -> str:
     return f"tests/{service}.long.test.yml"
 
 
+def windows_tests_path(service: str, source_seconds: float) -> str:
+    """The window layer's tests of the recipes built from copies of one source window."""
+    return f"tests/{service}.windows.{window_name(source_seconds)}.test.yml"
+
+
+def is_tests_of(path: str, service: str) -> bool:
+    """Whether `path` is one of the generated test files of `service` (the three above)."""
+    return (
+        re.fullmatch(rf"tests/{re.escape(service)}(\.long|\.windows\.\w+)?\.test\.yml", path)
+        is not None
+    )
+
+
 def user_tests_path(spec: str, service: str) -> str:
     """Hand-written tests a user keeps next to the spec: specs/<service>.test.yml."""
     return f"{spec.rsplit('/', 1)[0] + '/' if '/' in spec else ''}{service}.test.yml"

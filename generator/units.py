@@ -57,6 +57,13 @@ def format_number(value: float) -> str:
     return text if "e" not in text else repr(value)
 
 
+def exact_number(value: float) -> str:
+    """A float that reads back as the very same float (promtool compares samples exactly)."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
 def format_le(value: float) -> str:
     """A bucket boundary as client libraries print the `le` label ('0.3', '1', '+Inf')."""
     if value == float("inf"):

@@ -45,6 +45,7 @@ class Traffic:
 class AlertState:
     firing: tuple[bool, ...]
     value: tuple[float | None, ...]  # the alert expression's value, when it has one
+    condition: tuple[bool, ...] = ()  # the expression returned a sample (before `for`)
 
 
 def extrapolated_rate(points: list[tuple[float, float]], start: float, end: float) -> float | None:
@@ -176,6 +177,29 @@ class SLOModel:
                 ]
         return self._series[key]
 
+    def series(self, kind: str, window: float, pieced: bool = True) -> list[float | None]:
+        """Per tick, the recorded series of a window: "ratio" (slo:sli_error:ratio_rate),
+        or slo:sli_events:rate<window> by its events label (total, errors, history)."""
+        if kind == "ratio":
+            return self.ratios(window, pieced)
+        if window == BASE_WINDOW_SECONDS:
+            if kind == "history":
+                return [None if t is None else 1.0 for t in self.total]
+            return list(self.total if kind == "total" else self.errors)
+        errs, tots, cnts = self._sums(window, pieced)
+        if kind == "history":
+            return [
+                None if c == 0 else h
+                for c, h in zip(cnts, self.history(window, pieced), strict=True)
+            ]
+        sums = tots if kind == "total" else errs
+        if pieced:  # the mean of the copies: the base samples' sum over the window's count
+            return [
+                None if c == 0 else v * BASE_WINDOW_SECONDS / window
+                for v, c in zip(sums, cnts, strict=True)
+            ]
+        return [None if c == 0 else v / c for v, c in zip(sums, cnts, strict=True)]
+
     def history(self, window: float, pieced: bool = True) -> list[float]:
         """Per tick, slo:sli_events:rate<window>{events="history"}: the share of the
         window's base samples (5m apart) that exist. Full (1) for a window summed over
@@ -278,7 +302,7 @@ def _tier_states(
             and (min_failed <= 1 or (bad is not None and math.floor(bad + 0.5) >= min_failed))
             for burn_long, short, counted, bad in zip(values, shorts, events, failed, strict=True)
         ]
-        states.append(AlertState(hold(cond, model.times, for_), values))
+        states.append(AlertState(hold(cond, model.times, for_), values, tuple(cond)))
     return tuple(states)
 
 
@@ -297,5 +321,5 @@ def budget_states(plan: SLOPlan, model: SLOModel) -> list[AlertState]:
             remaining = None if ratio is None else 1 - ratio * history / plan.error_budget
             cond.append(remaining is not None and remaining <= level)
             values.append(remaining)
-        states.append(AlertState(hold(cond, model.times, b.for_), tuple(values)))
+        states.append(AlertState(hold(cond, model.times, b.for_), tuple(values), tuple(cond)))
     return states

@@ -61,17 +61,30 @@ class TestFile:
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """An alerting rule as rendered: where expected labels and annotations come from."""
+    """A rule as rendered: where expected labels and annotations come from, and what an
+    alert reads (its expression, through the recording rules: record set, alert empty)."""
 
     alert: str
     labels: dict[str, str]
     annotations: dict[str, str]
+    expr: str = ""
+    record: str = ""
 
 
 def alert_rules(rules: dict[str, Any]) -> list[RuleInfo]:
+    return [r for r in rule_infos(rules) if r.alert]
+
+
+def rule_infos(rules: dict[str, Any]) -> list[RuleInfo]:
+    """Every rule of a rule file, alerting and recording, in file order."""
     return [
-        RuleInfo(r["alert"], dict(r.get("labels", {})), dict(r.get("annotations", {})))
+        RuleInfo(
+            str(r.get("alert", "")),
+            dict(r.get("labels", {})),
+            dict(r.get("annotations", {})),
+            str(r["expr"]),
+            str(r.get("record", "")),
+        )
         for g in rules["groups"]
         for r in g["rules"]
-        if "alert" in r
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -22,14 +23,14 @@ import yaml
 
 from generator import conventions
 from generator.errors import Problem, SpecError
-from generator.proofs import scenarios
+from generator.proofs import layers, scenarios, windowproofs
 from generator.proofs.check_scenarios import check_scenarios
-from generator.proofs.proofdata import Scenario, TestFile, alert_rules
+from generator.proofs.proofdata import Scenario, TestFile, rule_infos
 from generator.proofs.series import Unsupported
 from generator.rules import render
 from generator.slo.plan import SLOPlan
 from generator.spec.model import Service
-from generator.units import format_duration, format_number
+from generator.units import exact_number, format_duration
 
 TEMPLATE = "tests.yml.j2"
 
@@ -64,6 +65,12 @@ def test_files(service: Service, plans: list[SLOPlan], rules: dict[str, Any]) ->
                 order,
             )
         )
+    windows, window_notes = windowproofs.window_files(
+        service, plans, rule_infos(rules), rule_file, order
+    )
+    files.extend(windows)
+    if window_notes:
+        files[0] = replace(files[0], not_proven=(*files[0].not_proven, *window_notes))
     return files
 
 
@@ -71,7 +78,7 @@ def _slo_scenarios(
     service: Service, plans: list[SLOPlan], rules: dict[str, Any]
 ) -> tuple[list[Scenario], list[Scenario], list[str]]:
     """The SLOs' scenarios at the fast and the long step, and why any are missing."""
-    infos = alert_rules(rules)
+    infos = rule_infos(rules)
     notes: list[str] = []
     fast: list[Scenario] = []
     long: list[Scenario] = []
@@ -81,6 +88,8 @@ def _slo_scenarios(
             long.extend(scenarios.slo_scenarios(service, [plan], infos, long=True))
         except Unsupported as exc:
             notes.append(f"SLO {plan.slo.name}: {exc}")
+    for s in (*fast, *long):
+        layers.check(infos, s.name, (i.series for i in s.series))
     return fast, long, notes
 
 
@@ -189,8 +198,8 @@ _NUMBERS: dict[str, Any] = {}
 
 
 def _number(value: float) -> Any:
-    """`value | num` as YAML reads it back: the same loader, once per text."""
-    text = format_number(value)
+    """`value | exact` as YAML reads it back: the same loader, once per text."""
+    text = exact_number(value)
     if text not in _NUMBERS:
         _NUMBERS[text] = render.load_yaml(text)
     return _NUMBERS[text]

@@ -45,7 +45,8 @@ class Outcome:
         return not self.failures
 
 
-def _run(tool: str, path: Path) -> tuple[float, str | None]:
+def run_file(tool: str, path: Path) -> tuple[float, str | None]:
+    """`promtool test rules` on one file where it lies: seconds, and the report if it failed."""
     start = time.monotonic()
     proc = subprocess.run(
         [tool, "test", "rules", path.name],
@@ -196,12 +197,7 @@ def run(result: Result) -> list[Outcome]:
                 continue
             paths = []
             generated = [
-                path
-                for path in (
-                    root / conventions.tests_path(service.name),
-                    root / conventions.long_tests_path(service.name),
-                )
-                if path.is_file()
+                root / rel for rel in result.proofs if conventions.is_tests_of(rel, service.name)
             ]
             for path in generated:
                 paths.extend(_split(path))
@@ -216,7 +212,7 @@ def run(result: Result) -> list[Outcome]:
         flat = [(name, p) for name, paths in jobs.items() for p in paths]
         workers = max(1, min(len(flat), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(lambda item: _run(tool, item[1]), flat))
+            done = list(pool.map(lambda item: run_file(tool, item[1]), flat))
     outcomes = []
     for name, paths in jobs.items():
         mine = [d for (n, _), d in zip(flat, done, strict=True) if n == name]

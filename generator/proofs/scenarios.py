@@ -2,27 +2,35 @@
 
 Pure: from a service's plans and its rendered rules to test data (generator/proofs/proofdata.py).
 Every expectation comes from the model in generator/proofs/promsim.py, and the designer checks
-the model against the plan's math before it writes anything: a tier must be silent at the
-last evaluation before `detection_time` and firing at the first one after it (windows
-count exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
-windows count a few samples more, see SLOScenarios.fire_window). Two files per service,
-because promtool evaluates every rule group at the file's `evaluation_interval`:
-  fast (1m): page tiers, budget, no-data and zero-traffic scenarios;
-  long (5m): tiers with windows over 6h, whose scenarios span days.
-The rules read nothing at offsets that are not multiples of 5m, so any step dividing 5m
-proves the same expressions; 1m rather than slo-fast's 30s halves promtool's work.
+the model against the plan's math before it writes anything: a tier must fire after the
+last evaluation before `detection_time` and by the first one after it (windows count
+exactly what the counters gained, so there is no ramp to allow for; a gauge SLI's
+windows count a few samples more, see SLOScenarios.fire_window).
+
+A scenario is defined once, as a traffic shape (Shape) and the checks the model derives
+from it, and encoded one of two ways: from raw counters (`inputs`: the end-to-end outage,
+the 5m base, no data, zero traffic), or as the recorded windows the alert reads
+(`recorded`, see generator/proofs/layers.py: detections, outages, steady burns, budgets),
+cut to the evaluations the checks need, one tier's windows per test group. Two files per
+service, because promtool evaluates every rule group at the file's `evaluation_interval`:
+  fast (1m): page tiers, budget, the raw-counter scenarios;
+  long (5m): tiers with windows over 6h.
+The window rules are proven a layer below (generator/proofs/windowproofs.py).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 from generator import conventions
 from generator.conventions import BASE_WINDOW_SECONDS
-from generator.proofs import promsim, promtemplate
+from generator.promql.fragments import plain_selector
+from generator.proofs import layers, promsim, promtemplate
 from generator.proofs.proofdata import (
     AlertCheck,
     ExpectedAlert,
@@ -34,6 +42,7 @@ from generator.proofs.proofdata import (
 from generator.proofs.series import (
     SYNTHETIC_VALUE,
     Unsupported,
+    exact,
     expanding,
     matches,
     satisfy,
@@ -67,9 +76,11 @@ LEVEL_MARGIN = 0.05  # budget alerts: 5% past the level either way
 # SLOScenarios.budget_scenarios).
 # A budget alert whose outage lasts this many 5m ticks is proven at the 5m step.
 BUDGET_LONG_TICKS = 40
-# Failed shares of the outage that spends a budget alert's level: total first, then
-# slightly partial, for a $value off a rounding edge where the spend crosses the level.
-BUDGET_OUTAGE_SHARES = (1.0, 0.97, 0.93, 0.9)
+# Failed shares of the outage that spends a budget alert's level: at most half, then
+# slightly less, for a $value off a rounding edge where the spend crosses the level (see
+# SLOScenarios.budget_shares).
+BUDGET_OUTAGE_SHARE = 0.5
+BUDGET_SHARE_TRIES = (1.0, 0.97, 0.93, 0.9)
 # Good traffic before the low-traffic scenarios' failure or outage: page_fast's window.
 LOW_TRAFFIC_WARM = 3600.0
 # Failed shares tried for the outage scenario, total first (see SLOScenarios.outage).
@@ -84,7 +95,10 @@ class _Unstable(DesignError):
     """No evaluation near the wanted one renders every firing alert's $value stably."""
 
 
-def _first_stable(make: Callable[[float], Scenario], tries: Sequence[float], what: str) -> Scenario:
+_T = TypeVar("_T")
+
+
+def _first_stable(make: Callable[[float], _T], tries: Sequence[float], what: str) -> _T:
     """make(x) for the first x of `tries` whose alerts' $values all render stably.
 
     A constant burn puts a $value on a number fixed by the spec (1.25x, 156.25x, 99.475%);
@@ -137,12 +151,19 @@ class SLOScenarios:
         self.burn_alert = conventions.slo_alert(service.name, self.slo.name, "ErrorBudgetBurn")
         self.group_labels = {g: SYNTHETIC_VALUE for g in self.slo.group_by}
         self.rules = rules
+        self.recordings = [r for r in rules if r.record]
+        windows = {BASE_WINDOW_SECONDS, *plan.fast_windows, *plan.slow_windows, self.slo.period}
+        self.predicted = layers.predicted(windows)
         self.tier_rules = [self._rule(self.burn_alert, burn_tier=tp.tier.key) for tp in plan.tiers]
 
     # -- rules and expected alerts -------------------------------------------------
     def _rule(self, alert: str, **labels: str) -> RuleInfo:
         for r in self.rules:
-            if r.alert == alert and all(r.labels.get(k) == v for k, v in labels.items()):
+            if (
+                r.alert
+                and r.alert == alert
+                and all(r.labels.get(k) == v for k, v in labels.items())
+            ):
                 return r
         raise DesignError(f"no rendered rule {alert} {labels}")
 
@@ -218,12 +239,87 @@ class SLOScenarios:
         gauge = isinstance(self.slo.indicator, GaugeIndicator)
         return promsim.model(promsim.Traffic(self.step, events, shape.bad, gauge))
 
+    # -- recorded-window inputs (see generator/proofs/layers.py) ---------------------
+    def reads(self, rule: RuleInfo) -> tuple[layers.Read, ...]:
+        """The recorded series the model predicts that `rule` reads, through the rules."""
+        return layers.reads(rule, self.recordings, self.predicted)
+
+    def recorded_series(self, read: layers.Read) -> str:
+        return series_text(read.metric, {**self.series_labels(), **dict(read.labels)})
+
+    def recorded_inputs(
+        self, model: promsim.SLOModel, reads: Sequence[layers.Read], k0: int, k1: int
+    ) -> tuple[InputSeries, ...]:
+        """The model's values of each read series from tick k0 to k1, written exactly: the
+        alert compares what promtool parses back with the factor, as the model did."""
+        out = []
+        for read in reads:
+            pieced = self.plan.recipe(read.window) is not None
+            values = model.series(read.kind, read.window, pieced)[k0 : k1 + 1]
+            out.append(InputSeries(self.recorded_series(read), exact(values)))
+        return tuple(out)
+
+    def slice_start(self, first: int, held: Sequence[tuple[promsim.AlertState, float]]) -> int:
+        """The first tick a sliced scenario keeps before its first check at `first`: far
+        enough back that every alert's `for`, counted from the slice's start, gives the
+        same states as the whole scenario (where the condition was false, or tick 0)."""
+        longest = max((tick_at_or_after(for_, self.step) for _, for_ in held), default=0)
+        k0 = max(0, first - longest - 2)
+        while k0 > 0:
+            times = [k * self.step for k in range(k0, first + 1)]
+            if all(
+                promsim.hold(list(st.condition[k0 : first + 1]), times, for_)
+                == st.firing[k0 : first + 1]
+                for st, for_ in held
+            ):
+                break
+            k0 = max(0, k0 - longest - 1)
+        return k0
+
+    def recorded(
+        self,
+        what: str,
+        shape: Shape,
+        reads: Sequence[layers.Read],
+        checks: Sequence[AlertCheck],
+        held: Sequence[tuple[promsim.AlertState, float]],
+    ) -> Scenario:
+        """A scenario whose inputs are the recorded windows the alerts read, cut to the
+        ticks the checks need: no window chain runs and no healthy prefix is evaluated."""
+        ticks = [round(c.eval_time / self.step) for c in checks]
+        k0 = self.slice_start(min(ticks), held)
+        inputs = self.recorded_inputs(self.model(shape), reads, k0, max(ticks))
+        shift = k0 * self.step
+        moved = tuple(replace(c, eval_time=c.eval_time - shift) for c in checks)
+        return Scenario(self.name(what), self.step, inputs, moved)
+
+    def tier_group(
+        self,
+        what: str,
+        shape: Shape,
+        states: list[promsim.AlertState],
+        i: int,
+        ticks: Sequence[tuple[int, int | None, int | None]],
+    ) -> Scenario:
+        """One tier's test group: it inputs only that tier's windows (and whatever else its
+        alert reads), so the alerts that may fire are that tier's and any tier reading a
+        subset of them. ticks: (tick, tier that must fire, tier that must be silent)."""
+        mine = self.reads(self.tier_rules[i])
+        only = {j for j, r in enumerate(self.tier_rules) if set(self.reads(r)) <= set(mine)}
+        checks = [self.stable_burn_check(k, states, want, quiet, only) for k, want, quiet in ticks]
+        held = [(states[j], self.plan.tiers[j].tier.for_) for j in sorted(only)]
+        return self.recorded(what, shape, mine, checks, held)
+
     # -- checks --------------------------------------------------------------------
-    def burn_check(self, k: int, states: list[promsim.AlertState]) -> AlertCheck | None:
-        """The exact set of burn alerts firing at tick k; None when a value is ambiguous."""
+    def burn_check(
+        self, k: int, states: list[promsim.AlertState], only: set[int] | None = None
+    ) -> AlertCheck | None:
+        """The exact set of burn alerts firing at tick k; None when a value is ambiguous.
+
+        `only`: the tiers whose inputs the test group carries (the others read nothing)."""
         alerts = []
-        for rule, state in zip(self.tier_rules, states, strict=True):
-            if not state.firing[k]:
+        for j, (rule, state) in enumerate(zip(self.tier_rules, states, strict=True)):
+            if (only is not None and j not in only) or not state.firing[k]:
                 continue
             value = state.value[k]
             if not self.stable(rule, value):
@@ -232,7 +328,12 @@ class SLOScenarios:
         return AlertCheck(k * self.step, self.burn_alert, tuple(sorted(alerts, key=repr)))
 
     def stable_burn_check(
-        self, k: int, states: list[promsim.AlertState], want: int | None, quiet: int | None
+        self,
+        k: int,
+        states: list[promsim.AlertState],
+        want: int | None,
+        quiet: int | None,
+        only: set[int] | None = None,
     ) -> AlertCheck:
         """burn_check at tick k or a few ticks later, where every $value renders stably.
 
@@ -242,7 +343,7 @@ class SLOScenarios:
                 break
             if quiet is not None and states[quiet].firing[tick]:
                 break
-            check = self.burn_check(tick, states)
+            check = self.burn_check(tick, states, only)
             if check is not None:
                 return check
         raise _Unstable(f"no stable evaluation time near tick {k} for {self.burn_alert}")
@@ -299,21 +400,25 @@ class SLOScenarios:
                 f"{self.burn_alert} {tier.key}: model fires at tick {first}, "
                 f"the math says in ({quiet_k}, {fire_k}]"
             )
-        burn = format_number(round(ratio / budget, 4))
-        return Scenario(
-            self.name(
-                f"{tier.key} fires within {human_duration(fire_k * self.step - onset)} of a "
-                f"{burn}x burn (math: {human_duration(detect)})"
-            ),
-            self.step,
-            self.inputs(shape),
-            (
-                self.stable_burn_check(quiet_k, states, None, i),
-                self.stable_burn_check(fire_k, states, i, None),
-            ),
-        )
+        # The model knows the first firing evaluation exactly (the inputs are its own
+        # values), so the test pins it there, one evaluation wide, not just inside the
+        # math's bounds: a factor 10% off moves it many evaluations. Where the long
+        # window's burn lands within float noise of the factor, one more either way.
+        cross = first - tick_at_or_after(tier.for_, self.step)
 
-    def outage(self) -> Scenario:
+        def on_line(k: int) -> bool:
+            value = states[i].value[k] if k >= 0 else None
+            return value is not None and abs(value - tp.factor) <= 1e-9 * tp.factor
+
+        quiet_k, fire_k = first - 1 - on_line(cross - 1), first + on_line(cross)
+        burn = format_number(round(ratio / budget, 4))
+        what = (
+            f"{tier.key} fires {human_duration(fire_k * self.step - onset)} into a "
+            f"{burn}x burn (math: {human_duration(detect)})"
+        )
+        return self.tier_group(what, shape, states, i, [(quiet_k, None, i), (fire_k, i, None)])
+
+    def outage(self) -> list[Scenario]:
         """Good traffic for the longest window, then every event fails.
 
         A window wholly inside a total outage burns at exactly 1 / budget; when that
@@ -322,7 +427,7 @@ class SLOScenarios:
         failed share that does."""
         return _first_stable(self._outage, OUTAGE_SHARES, f"an outage of {self.burn_alert}")
 
-    def _outage(self, share: float) -> Scenario:
+    def _outage(self, share: float) -> list[Scenario]:
         """Each tier silent at the last evaluation before the math lets it fire and firing
         at the first one after (plus its `for`): the window is one step wide, so the test
         proves the detection time, not merely an upper bound on it.
@@ -340,8 +445,8 @@ class SLOScenarios:
         end = max(fire for _, _, fire in windows.values()) * self.step + self.step
         shape = Shape.steps(self.step, (onset, 0.0), (end - onset, share))
         states = promsim.tier_states(self.plan, self.model(shape))
-        checks = []
-        timing = []
+        out = []
+        what = "total outage" if share == 1.0 else f"outage ({format_number(share * 100)}% failing)"
         for i, (detect, quiet, fire) in sorted(windows.items(), key=lambda item: item[1][2]):
             key = self.plan.tiers[i].tier.key
             if states[i].firing[quiet] or not states[i].firing[fire]:
@@ -350,15 +455,52 @@ class SLOScenarios:
                     f"{self.burn_alert} {key}: the model pages a total outage at tick "
                     f"{first}, the math says after tick {quiet} and by tick {fire}"
                 )
-            checks.append(self.stable_burn_check(quiet, states, None, i))
-            checks.append(self.stable_burn_check(fire, states, i, None))
-            timing.append(
+            timing = (
                 f"{key} by {format_duration(fire * self.step - onset)} "
                 f"(math: {format_duration(round(detect))})"
             )
+            ticks = [(quiet, None, i), (fire, i, None)]
+            out.append(self.tier_group(f"{what} fires {timing}", shape, states, i, ticks))
+        return out
+
+    def end_to_end_outage(self) -> list[Scenario]:
+        """From raw counters through every rule: a total outage after clean traffic pages
+        the fastest page tier of this file no earlier than the math allows and within one
+        evaluation of it (the 1h/14.4x page of a 99.9% SLO: ~52 s after the first failed
+        scrape). Every other alert of the SLO is checked at those evaluations too; traffic
+        never stopped."""
+        pages = [tp for tp in self.tiers if tp.tier.key.startswith("page")]
+        if not pages:
+            return []
+        budget = self.plan.error_budget
+        tp = min(pages, key=lambda t: t.detection_time(1.0, budget) or math.inf)
+        return [_first_stable(partial(self._end_to_end, tp), OUTAGE_SHARES, "an outage")]
+
+    def _end_to_end(self, tp: TierPlan, share: float) -> Scenario:
+        i = self.plan.tiers.index(tp)
+        onset = tp.tier.long_window
+        detect = tp.detection_time(share, self.plan.error_budget)
+        if detect is None:
+            raise DesignError(f"{self.burn_alert} {tp.tier.key} never detects an outage")
+        quiet, fire = self.fire_window(tp, onset, detect)
+        shape = Shape.steps(self.step, (onset, 0.0), ((fire + 1) * self.step - onset, share))
+        states = promsim.tier_states(self.plan, self.model(shape))
+        if states[i].firing[quiet] or not states[i].firing[fire]:
+            raise DesignError(f"{self.burn_alert} {tp.tier.key}: the model disagrees end to end")
+        checks = [
+            self.stable_burn_check(quiet, states, None, i),
+            self.stable_burn_check(fire, states, i, None),
+        ]
+        if self.slo.alerting.traffic_stopped:
+            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
+            checks.append(AlertCheck(fire * self.step, alert, ()))
         what = "total outage" if share == 1.0 else f"outage ({format_number(share * 100)}% failing)"
+        took, math_says = format_duration(fire * self.step - onset), format_duration(round(detect))
         return Scenario(
-            self.name(f"{what} fires {', '.join(timing)}"),
+            self.name(
+                f"end to end from raw counters: a {what} fires {tp.tier.key} by {took} "
+                f"(math: {math_says})"
+            ),
             self.step,
             self.inputs(shape),
             tuple(checks),
@@ -387,7 +529,9 @@ class SLOScenarios:
         hold = tick_at_or_after(tp.tier.for_, self.step)
         return quiet + hold, fire + hold
 
-    def steady(self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]) -> Scenario:
+    def steady(
+        self, burn: float, what: str, must_stay_silent: Sequence[TierPlan]
+    ) -> list[Scenario]:
         """A constant burn from the start, checked across every long window and `for`."""
         ratio = burn * self.plan.error_budget
         longest = max(tp.tier.long_window + tp.tier.for_ for tp in self.tiers)
@@ -402,30 +546,26 @@ class SLOScenarios:
                 raise DesignError(
                     f"{self.burn_alert} {self.plan.tiers[i].tier.key} fires at {burn}x"
                 )
-        times = sorted(
-            {tp.tier.long_window for tp in self.tiers}
-            | {tp.tier.long_window + tp.tier.for_ for tp in self.tiers}
-            | {end}
-        )
-        checks = [
-            self.stable_burn_check(tick_at_or_after(t, self.step), states, None, None)
-            for t in times
+        # Every window full and at the burn: the most any window reads under it (each
+        # rises to it and stays), so silence here is silence all along.
+        k = round(end / self.step)
+        return [
+            self.tier_group(
+                f"{what} ({tp.tier.key}'s windows)", shape, states, i, [(k, None, None)]
+            )
+            for i, tp in enumerate(self.plan.tiers)
+            if tp in self.tiers
         ]
-        if self.slo.alerting.traffic_stopped:
-            # Events flow all along: traffic never stopped.
-            alert = conventions.slo_alert(self.service.name, self.slo.name, "TrafficStopped")
-            checks.append(AlertCheck(end, alert, ()))
-        return Scenario(self.name(what), self.step, self.inputs(shape), tuple(checks))
 
     def all(self) -> list[Scenario]:
         if not self.tiers:
             return []
         self.check_traffic_guard()
         out = [self.detection(tp) for tp in self.tiers]
-        out.append(self.outage())
+        out.extend(self.outage())
         lowest = min(tp.factor for tp in self.plan.tiers)
         below = format_number(round(lowest * BELOW, 4))
-        out.append(
+        out.extend(
             self.steady(
                 lowest * BELOW,
                 f"a steady {below}x burn, below every tier's factor, never fires",
@@ -436,7 +576,9 @@ class SLOScenarios:
         out.extend(self.low_traffic())
         if not self.long:
             out.extend(self.sustainable())
-            out.append(self.no_data())
+            out.extend(self.end_to_end_outage())
+            out.extend(self.base())
+            out.extend(self.no_data())
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
         return out
@@ -585,7 +727,7 @@ class SLOScenarios:
         what = f"a steady {shown}x burn never pages"
         if len(quiet) < len(pages):
             what = f"a steady {shown}x burn never fires {', '.join(tp.tier.key for tp in quiet)}"
-        return [self.steady(burn, what, quiet)]
+        return self.steady(burn, what, quiet)
 
     def budget_in_long_file(self, b: BudgetAlert) -> bool:
         """Whether a budget alert is proven in the 5-minute-step file: where the SLO has
@@ -606,9 +748,22 @@ class SLOScenarios:
             if self.budget_in_long_file(b) != self.long:
                 continue
             make = partial(self._budget_scenario, b, 1 + LEVEL_MARGIN)
-            out.append(_first_stable(make, BUDGET_OUTAGE_SHARES, b.key))
+            out.append(_first_stable(make, self.budget_shares(b), b.key))
             out.append(self._budget_scenario(b, 1 - LEVEL_MARGIN))
         return out
+
+    def budget_shares(self, b: BudgetAlert) -> tuple[float, ...]:
+        """Failed shares for the outage that crosses a budget level: slow enough that one
+        evaluation spends at most half of a tenth of the budget left at the level (2%
+        of the budget for ErrorBudgetLow at 80%), so a level 10% off crosses at another
+        evaluation; at most half an outage."""
+        left = 1 - b.consumed_percent / 100
+        share = BUDGET_OUTAGE_SHARE
+        if left > 0:
+            share = min(
+                share, 0.1 * left * self.plan.error_budget * self.slo.period / (2 * self.step)
+            )
+        return tuple(round(share * f, 6) for f in BUDGET_SHARE_TRIES)
 
     def _budget_scenario(self, b: BudgetAlert, factor: float, share: float = 1.0) -> Scenario:
         """An outage (`share` of events failing) spends `factor` x the alert's share of
@@ -671,14 +826,75 @@ class SLOScenarios:
         else:
             checks.append(AlertCheck(end, alert, ()))
         pct = format_number(round(b.consumed_percent * factor, 4))
-        return Scenario(
-            self.name(f"{what} {side} its level ({pct}% of the budget spent)"),
-            self.step,
-            self.inputs(shape),
-            tuple(checks),
+        return self.recorded(
+            f"{what} {side} its level ({pct}% of the budget spent)",
+            shape,
+            self.reads(rule),
+            checks,
+            [(state, b.for_)],
         )
 
-    def no_data(self) -> Scenario:
+    def base(self) -> list[Scenario]:
+        """The bottom layer, from raw counters: slo:sli_events:rate5m by events label and
+        its error ratio, while no sample is 5m old (rate() with Prometheus' extrapolation)
+        and after (what the counters gained), as the model predicts; and, for a ratio SLI
+        with an errors selector, an error series that never appeared counts 0 errors."""
+        ticks = round(2 * BASE_WINDOW_SECONDS / self.step)
+        # Rates in binary fractions (75 events a minute, a quarter failing): promtool
+        # compares samples exactly, and an SLI read as total minus good stays exact.
+        shape = Shape(tuple([0.0] + [0.25] * ticks), events=75.0)
+        model = self.model(shape)
+        labels = self.series_labels()
+        early, late = 2, ticks
+        checks = []
+        for k in (early, late):
+            samples = []
+            for kind in (conventions.EVENTS_TOTAL, conventions.EVENTS_ERRORS):
+                value = model.series(kind, BASE_WINDOW_SECONDS)[k]
+                assert value is not None
+                samples.append(
+                    (series_text(conventions.SLI_EVENTS, {**labels, "events": kind}), value)
+                )
+            samples.append(
+                (series_text(conventions.SLI_EVENTS, {**labels, "events": "history"}), 1.0)
+            )
+            expr = series_text(conventions.SLI_EVENTS, labels)
+            checks.append(ExprCheck(expr, k * self.step, tuple(sorted(samples))))
+            ratio = model.ratios(BASE_WINDOW_SECONDS)[k]
+            assert ratio is not None
+            text = series_text(conventions.error_ratio(BASE_WINDOW_SECONDS), labels)
+            checks.append(ExprCheck(text, k * self.step, ((text, ratio),)))
+        out = [
+            Scenario(
+                self.name(
+                    "raw counters to the 5m rates: rate() before a sample is 5m old, then the gain"
+                ),
+                self.step,
+                self.inputs(shape),
+                (),
+                tuple(checks),
+            )
+        ]
+        ind = self.slo.indicator
+        if isinstance(ind, RatioIndicator) and ind.errors is not None:
+            quiet = Shape(tuple([0.0] * (ticks + 1)))
+            inputs = self.inputs(quiet)
+            # The series the total selector reads and the errors selector does not.
+            total_only = inputs[:1] if ind.errors.metric != ind.total.metric else inputs[1:]
+            if total_only:
+                expr = series_text(conventions.SLI_EVENTS, {**labels, "events": "errors"})
+                out.append(
+                    Scenario(
+                        self.name("an error series that never appeared counts 0 errors"),
+                        self.step,
+                        total_only,
+                        (),
+                        (ExprCheck(expr, late * self.step, ((expr, 0.0),)),),
+                    )
+                )
+        return out
+
+    def no_data(self) -> list[Scenario]:
         nd = self.slo.alerting.no_data
         alert = conventions.slo_alert(self.service.name, self.slo.name, "SLINoData")
         checks = [AlertCheck(2 * BASE_WINDOW_SECONDS, self.burn_alert, ())]
@@ -695,11 +911,34 @@ class SLOScenarios:
             ]
         # A series of another name keeps the test group from being empty.
         filler = InputSeries(series_text("promspec_test_unrelated", {}), expanding([0.0] * 3))
+        out = [
+            Scenario(
+                self.name("no SLI data fires SLINoData, never a burn alert"),
+                self.step,
+                (filler,),
+                tuple(checks),
+            )
+        ]
+        if nd is not None:
+            out.append(self.data_stops(nd.for_, alert, self.expected(rule, None, base)))
+        return out
+
+    def data_stops(self, for_: float, alert: str, expected: ExpectedAlert) -> Scenario:
+        """The SLI's series stop after 10 minutes of traffic. The last sample stays
+        visible for the 5m lookback, so the 5m rate is gone from 6m after it on (a rule
+        reading a longer window would still see data for that window), and SLINoData
+        fires once that has held for its `for`; not before 4m + `for`."""
+        stop = round(2 * BASE_WINDOW_SECONDS / self.step)
+        shape = Shape(tuple([0.0] * (stop + 1)))
+        last = stop * self.step
+        gone = last + BASE_WINDOW_SECONDS + self.step
+        fire = tick_at_or_after(gone + for_, self.step) * self.step
+        quiet = last + BASE_WINDOW_SECONDS - self.step + for_
         return Scenario(
-            self.name("no SLI data fires SLINoData, never a burn alert"),
+            self.name("the SLI's series stop: SLINoData fires once the 5m rate is gone for `for`"),
             self.step,
-            (filler,),
-            tuple(checks),
+            self.inputs(shape),
+            (AlertCheck(quiet, alert, ()), AlertCheck(fire, alert, (expected,))),
         )
 
     def zero_traffic(self) -> Scenario:
@@ -861,6 +1100,13 @@ class _Recorder(SLOScenarios):
     def name(self, what: str) -> str:
         return _MARK + what
 
+    def recorded_series(self, read: layers.Read) -> str:
+        own = _slo_base(self)
+        if any(own.get(k, v) != v for k, v in read.labels):
+            raise _NotShared
+        extra = [[k, v] for k, v in read.labels if k not in own]
+        return _MARK + "@" + json.dumps([read.metric, extra])
+
     def inputs(self, shape: Shape) -> tuple[InputSeries, ...]:
         real = super().inputs(shape)
         if self.texts is None:
@@ -885,10 +1131,10 @@ class _Recorder(SLOScenarios):
                 raise _NotShared
             for e in s.expr_checks:
                 texts = [e.expr, *(t for t, _ in e.samples)]
-                if any(series_text(t.split("{", 1)[0], labels) != t for t in texts):
+                if any(_own_labels(t, labels) is None for t in texts):
                     raise _NotShared
         kinds = {c.alertname: self.kinds[c.alertname] for s in scenarios for c in s.alert_checks}
-        return _Recipe(scenarios, tuple(self.expects), kinds)
+        return _Recipe(scenarios, tuple(self.expects), kinds, labels)
 
 
 @dataclass(frozen=True)
@@ -896,6 +1142,7 @@ class _Recipe:
     scenarios: tuple[Scenario, ...]
     expects: tuple[tuple[int, float | None, bool], ...]
     kinds: dict[str, str]  # recorded alert name -> its kind
+    labels: dict[str, str]  # the recorded SLO's series labels
 
     def relabel(self, sc: SLOScenarios, rules: list[RuleInfo]) -> list[Scenario]:
         """The recorded scenarios with the names of `sc`'s SLO; `rules`: its lookups."""
@@ -912,7 +1159,11 @@ class _Recipe:
         for s in self.scenarios:
             series = []
             for i in s.series:
-                if i.series.startswith(_MARK):
+                if i.series.startswith(_MARK + "@"):
+                    metric, extra = json.loads(i.series[2:])
+                    read = layers.Read(metric, "", 0.0, tuple((k, v) for k, v in extra))
+                    i = InputSeries(sc.recorded_series(read), i.values)
+                elif i.series.startswith(_MARK):
                     texts = texts or _texts(sc)
                     i = InputSeries(texts[int(i.series[1:])], i.values)
                 series.append(i)
@@ -928,8 +1179,8 @@ class _Recipe:
                 )
             exprs = []
             for e in s.expr_checks:
-                samples = tuple((series_text(t.split("{", 1)[0], labels), v) for t, v in e.samples)
-                expr = series_text(e.expr.split("{", 1)[0], labels)
+                samples = tuple((_relabelled(t, self.labels, labels), v) for t, v in e.samples)
+                expr = _relabelled(e.expr, self.labels, labels)
                 exprs.append(ExprCheck(expr, e.eval_time, samples))
             out.append(
                 Scenario(sc.name(s.name[1:]), s.step, tuple(series), tuple(checks), tuple(exprs))
@@ -965,6 +1216,23 @@ def _shared(service: Service, plan: SLOPlan, rules: list[RuleInfo], long: bool) 
         return recipe.relabel(sc, picked)
     except Exception:  # the plain computation raises it again, or succeeds
         return SLOScenarios(service, plan, rules, long).all()
+
+
+def _own_labels(text: str, labels: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """A series text as (metric, labels other than the SLO's), when it carries exactly the
+    SLO's series labels and is written as series_text writes it; else None."""
+    metric, matchers = plain_selector(text)
+    have = {m.name: m.value for m in matchers}
+    if any(have.get(k) != v for k, v in labels.items()):
+        return None
+    extra = {k: v for k, v in have.items() if k not in labels}
+    return (metric, extra) if series_text(metric, {**labels, **extra}) == text else None
+
+
+def _relabelled(text: str, old: dict[str, str], new: dict[str, str]) -> str:
+    found = _own_labels(text, old)
+    assert found is not None  # recipe() checked every text
+    return series_text(found[0], {**new, **found[1]})
 
 
 def _alert_by_kind(sc: SLOScenarios, kind: str) -> str:

@@ -98,6 +98,25 @@ def expanding(values: Sequence[float]) -> str:
     return " ".join(parts)
 
 
+def exact(values: Sequence[float | None]) -> str:
+    """Samples written so promtool reads back the very floats given ('_' for none):
+    only runs of one value are folded (adding 0 is exact; a folded step is not)."""
+    parts = []
+    i, n = 0, len(values)
+    while i < n:
+        j = i
+        while j + 1 < n and values[j + 1] == values[i]:
+            j += 1
+        v = values[i]
+        text = "_" if v is None else repr(float(v))
+        if j == i or v is None:
+            parts.extend([text] * (j - i + 1))
+        else:
+            parts.append(f"{text}+0x{j - i}")
+        i = j + 1
+    return " ".join(parts)
+
+
 def parse_expanding(text: str) -> list[float]:
     """The samples promtool reads from expanding notation ('a+bxn' adds b n times)."""
     out: list[float] = []

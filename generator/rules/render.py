@@ -38,7 +38,14 @@ from generator.slo.plan import (
 )
 from generator.spec.load import display_path, fast_loader, format_path, too_deep
 from generator.spec.model import Check, Service
-from generator.units import format_duration, format_le, format_number, human_duration, is_number
+from generator.units import (
+    exact_number,
+    format_duration,
+    format_le,
+    format_number,
+    human_duration,
+    is_number,
+)
 
 HEADER = conventions.GENERATED_HEADER
 
@@ -77,6 +84,7 @@ def environment(
     env.filters.update(
         q=lambda s: yaml_json(str(s)),
         num=format_number,
+        exact=exact_number,
         short=lambda v: format_number(round(v, 2)),
         dur=format_duration,
         human=human_duration,
