@@ -83,7 +83,24 @@ def reads(
                     visit(r.expr)
 
     visit(rule.expr)
-    return tuple(dict.fromkeys(found))
+    return _without_computed(tuple(dict.fromkeys(found)))
+
+
+def _without_computed(found: tuple[Read, ...]) -> tuple[Read, ...]:
+    """The reads less the error ratios whose errors and total windows are read too (a
+    guard or min_traffic reads them): the ratio rule computes those from the inputs, and
+    inputting the ratio as well would give that series a second writer (see check)."""
+    events = {
+        (r.window, tuple(kv for kv in r.labels if kv[0] != conventions.EVENTS_LABEL), r.kind)
+        for r in found
+        if r.kind != "ratio"
+    }
+    both = (conventions.EVENTS_TOTAL, conventions.EVENTS_ERRORS)
+    return tuple(
+        r
+        for r in found
+        if r.kind != "ratio" or not all((r.window, r.labels, k) in events for k in both)
+    )
 
 
 _EVENTS = (conventions.EVENTS_TOTAL, conventions.EVENTS_ERRORS, conventions.EVENTS_HISTORY)
