@@ -98,7 +98,7 @@ def test_hand_written_tests_next_to_the_spec_run_too(tmp_path: Path) -> None:
     own.write_text(own.read_text().replace("16m", "14m"))
     result = run_cli("test", str(specs))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok    e2e-api (10 files")
+    assert result.stdout.startswith("ok    e2e-api (11 files")
 
 
 CHECKS_SPEC = """\
