@@ -31,14 +31,18 @@ def names() -> dict[str, tuple[str, float]]:
     return layers.predicted([300.0, 1800.0, HOUR, 2 * HOUR, 6 * HOUR, 86400.0, 3 * 86400.0])
 
 
-def test_a_burn_tier_reads_its_two_error_ratio_windows(rules: list[RuleInfo]) -> None:
+def test_a_burn_tier_reads_its_two_error_ratio_windows_and_its_guards_errors(
+    rules: list[RuleInfo],
+) -> None:
     recordings = [r for r in rules if r.record]
     page_fast = next(r for r in rules if r.labels.get("burn_tier") == "page_fast")
     found = layers.reads(page_fast, recordings, names())
     labels = (("service", "a"), ("slo", "g"))
+    # 99.9%: the default low-traffic guard wants 2 failed events in the 1h window.
     assert found == (
         layers.Read("slo:sli_error:ratio_rate1h", "ratio", HOUR, labels),
         layers.Read("slo:sli_error:ratio_rate5m", "ratio", 300.0, labels),
+        layers.Read("slo:sli_events:rate1h", "errors", HOUR, (*labels, ("events", "errors"))),
     )
 
 
