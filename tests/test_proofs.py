@@ -736,8 +736,9 @@ def test_a_guard_that_lets_one_failure_page_is_caught(tmp_path: Path) -> None:
     _, failed = failed_checks(tmp_path, LOW_TRAFFIC, "ledger-api", ") >= 2", ") >= 1")
     assert any("one failed event at 2 events/min fires nothing" in ln for ln in failed), failed
     # The guard also times a low-traffic outage (page_fast waits for its 2 failures at 0.2
-    # a minute): only the low-traffic proofs fail.
-    low = ("events/min fires nothing", "a total outage at 0.2 events/min")
+    # a minute) and each tier's guard scenario (silent at k - 1 failures): only those fail.
+    low = ("events/min fires nothing", "a total outage at 0.2 events/min", "waits for its 2 failed")
+    assert any("page_fast waits for its 2 failed events in 1h" in ln for ln in failed), failed
     assert all(any(what in ln for what in low) for ln in failed), failed
 
 

@@ -562,6 +562,7 @@ class SLOScenarios:
             return []
         self.check_traffic_guard()
         out = [self.detection(tp) for tp in self.tiers]
+        out.extend(self.guards())
         out.extend(self.outage())
         lowest = min(tp.factor for tp in self.plan.tiers)
         below = format_number(round(lowest * BELOW, 4))
@@ -582,6 +583,58 @@ class SLOScenarios:
             if not isinstance(self.slo.indicator, GaugeIndicator):
                 out.append(self.zero_traffic())
         return out
+
+    # -- the failed-events guard, at its count -----------------------------------------
+    def guards(self) -> list[Scenario]:
+        """Per tier with a failed-events guard: good traffic for a long window, then every
+        event fails, at a traffic low enough that the tier's ratios cross before its k-th
+        failure. Silent at the evaluation before the k-th failure counts, firing at it:
+        the guard's count, its window and its k, each proven (the detection scenarios
+        carry so many failures that the guard never decides there)."""
+        if isinstance(self.slo.indicator, GaugeIndicator):
+            return []  # a gauge's events are samples, partly failing: no whole count
+        out = []
+        for tp in self.tiers:
+            if tp.min_failed_events > 1:
+                found = self._guard(tp)
+                if found is not None:
+                    out.append(found)
+        return out
+
+    def _guard(self, tp: TierPlan) -> Scenario | None:
+        """None where the guard does not decide at any such traffic (min_traffic silences
+        it, or the short window would hold no event)."""
+        i = self.plan.tiers.index(tp)
+        tier, k = tp.tier, tp.min_failed_events
+        # One event every `every` ticks: the long window's ratio crosses the factor at
+        # fewer than k failures (factor x budget x events in the window < k - 1).
+        in_window = tier.long_window / self.step
+        every = math.floor(in_window * tp.factor * self.plan.error_budget / (k - 1)) + 1
+        if every * self.step > tier.short_window:
+            return None
+        onset = tick_at_or_after(tier.long_window, self.step)
+        onset += -onset % every
+        end = onset + every * (k + 2) + tick_at_or_after(tier.for_, self.step) + 2
+        shape = Shape(tuple([0.0] * (onset + 1) + [1.0] * (end - onset)), 1.0, every)
+        model = self.model(shape)
+        states = promsim.tier_states(self.plan, model)
+        unguarded = replace(
+            self.plan, tiers=tuple(replace(t, min_failed_events=1) for t in self.plan.tiers)
+        )
+        free = promsim.tier_states(unguarded, model)
+        first = next((j for j, f in enumerate(states[i].firing) if f), None)
+        early = next((j for j, f in enumerate(free[i].firing) if f), None)
+        if first is None or early is None or early >= first:
+            return None
+        gap = human_duration(every * self.step)
+        what = (
+            f"{tier.key} waits for its {k} failed events in {format_duration(tier.long_window)}"
+            f" (events {gap} apart, all failing)"
+        )
+        try:
+            return self.tier_group(what, shape, states, i, [(first - 1, None, i), (first, i, None)])
+        except _Unstable:
+            return None  # a $value on a rounding edge: the detection scenarios time the tier
 
     # -- low traffic: one failure against an outage ------------------------------------
     def low_traffic(self) -> list[Scenario]:
