@@ -86,7 +86,6 @@ def few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
-
 @contextlib.contextmanager
 def kept_for_the_run() -> Iterator[None]:
     """For objects built to stay alive to the end of a run (the spec cache's entries):

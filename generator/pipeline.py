@@ -116,6 +116,7 @@ def _build_files(
     defaults_file: Path | None,
     exclude: Path | None,
     reuse: spec_cache.SpecCache | None = None,
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> list[_SpecFile]:
     problems: list[Problem] = []
     found: list[_SpecFile] = []
@@ -123,7 +124,8 @@ def _build_files(
     defaults = _DefaultsCache()
     items = 0
     specs = [
-        (spec, defaults_file or find_defaults(spec, root)) for spec, root in discover(paths, exclude)
+        (spec, defaults_file or find_defaults(spec, root))
+        for spec, root in (discover(paths, exclude) if discovered is None else discovered)
     ]
     # Every entry read in one pass: 999 entries are millions of objects that all stay
     # alive, which the collector rescanned as they came and again after the compile.
@@ -206,18 +208,20 @@ def compile_specs(
     reuse: spec_cache.SpecCache | None = None,
     proofs: bool = False,
     proven: Callable[[list[str]], set[str]] | None = None,
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
     from it, and only the others compiled: `compiled` then names only the services
     compiled now, and `plain` those and the reused ones whose rules promtool must see.
     With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules: of
     every service, or of those `proven` picks from all the names (a shard of `promspec
-    test`); `Result.proven` names them."""
+    test`); `Result.proven` names them. discovered: the specs' discovery (spec, root), when
+    the caller made it already for its cache keys, so both name the same files."""
     if proofs and reuse is not None:
         raise ValueError("proofs are built for the services compiled now: pass no reuse")
     options = options or formats.Options()
     with parallel.few_collections():
-        spec_files = _build_files(paths, defaults_file, out, reuse)
+        spec_files = _build_files(paths, defaults_file, out, reuse, discovered)
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
