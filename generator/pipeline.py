@@ -242,7 +242,7 @@ def compile_specs(
         problems.extend(unit.problems)
         if unit.problems:
             continue
-        plans[service.name] = unit.plans
+        plans[service.name] = _with_own_slos(service, unit.plans)
         result.compiled.append(service.name)
         result.plain.update(unit.plain)
         result.proofs.update(unit.proofs)
@@ -308,6 +308,25 @@ def _remember(
         )
         reuse.store(f.key, f.path, f.defaults, entry)
     reuse.prune()
+
+
+def _with_own_slos(service: Service, plans: list[plan.SLOPlan]) -> list[plan.SLOPlan]:
+    """The plans, pointing at the service's own SLOs and tiers. A worker sends back
+    equal copies of them, which the spec cache's entry (services and plans pickled
+    together) then held twice: a third of each entry, and of what a reused spec costs
+    to read."""
+    own = {slo.name: slo for slo in service.slos}
+    shared = []
+    for p in plans:
+        slo = own.get(p.slo.name)
+        if slo is None or slo is p.slo or slo != p.slo:
+            shared.append(p)
+            continue
+        tiers = tuple(
+            replace(t, tier=next(o for o in slo.alerting.tiers if o == t.tier)) for t in p.tiers
+        )
+        shared.append(replace(p, slo=slo, tiers=tiers))
+    return shared
 
 
 @dataclass
