@@ -127,10 +127,12 @@ def _build_files(
         (spec, defaults_file or find_defaults(spec, root))
         for spec, root in (discover(paths, exclude) if discovered is None else discovered)
     ]
-    # Every entry read in one pass: 999 entries are millions of objects that all stay
-    # alive, which the collector rescanned as they came and again after the compile.
-    with parallel.kept_for_the_run():
-        lookups = [reuse.lookup(spec, org) if reuse else (None, None) for spec, org in specs]
+    lookups: list[tuple[str | None, spec_cache.Hit | None]] = [(None, None)] * len(specs)
+    if reuse is not None:  # only inside compile_specs' few_collections, which unfreezes
+        # Every entry read in one pass: 999 entries are millions of objects that all stay
+        # alive, which the collector rescanned as they came and again after the compile.
+        with parallel.kept_for_the_run():
+            lookups = [reuse.lookup(spec, org) for spec, org in specs]
     for (spec, org_path), (key, hit) in zip(specs, lookups, strict=True):
         if hit is not None:
             items += hit.entry.items
