@@ -84,3 +84,19 @@ def few_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+@contextlib.contextmanager
+def kept_for_the_run() -> Iterator[None]:
+    """For objects built to stay alive to the end of a run (the spec cache's entries):
+    no collection while building them (there is no garbage among them, only more to
+    rescan), then frozen out of later collections. Used inside few_collections, whose
+    end unfreezes them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()

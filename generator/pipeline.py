@@ -116,15 +116,24 @@ def _build_files(
     defaults_file: Path | None,
     exclude: Path | None,
     reuse: spec_cache.SpecCache | None = None,
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> list[_SpecFile]:
     problems: list[Problem] = []
     found: list[_SpecFile] = []
     seen: dict[str, str] = {}
     defaults = _DefaultsCache()
     items = 0
-    for spec, root in discover(paths, exclude):
-        org_path = defaults_file or find_defaults(spec, root)
-        key, hit = reuse.lookup(spec, org_path) if reuse else (None, None)
+    specs = [
+        (spec, defaults_file or find_defaults(spec, root))
+        for spec, root in (discover(paths, exclude) if discovered is None else discovered)
+    ]
+    lookups: list[tuple[str | None, spec_cache.Hit | None]] = [(None, None)] * len(specs)
+    if reuse is not None:  # only inside compile_specs' few_collections, which unfreezes
+        # Every entry read in one pass: 999 entries are millions of objects that all stay
+        # alive, which the collector rescanned as they came and again after the compile.
+        with parallel.kept_for_the_run():
+            lookups = [reuse.lookup(spec, org) for spec, org in specs]
+    for (spec, org_path), (key, hit) in zip(specs, lookups, strict=True):
         if hit is not None:
             items += hit.entry.items
             if items > MAX_ITEMS_PER_RUN:
@@ -201,18 +210,20 @@ def compile_specs(
     reuse: spec_cache.SpecCache | None = None,
     proofs: bool = False,
     proven: Callable[[list[str]], set[str]] | None = None,
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> Result:
     """Compile every service. With `reuse`, the spec files whose entry it holds are taken
     from it, and only the others compiled: `compiled` then names only the services
     compiled now, and `plain` those and the reused ones whose rules promtool must see.
     With `proofs` (and no `reuse`), `proofs` holds the tests that prove the rules: of
     every service, or of those `proven` picks from all the names (a shard of `promspec
-    test`); `Result.proven` names them."""
+    test`); `Result.proven` names them. discovered: the specs' discovery (spec, root), when
+    the caller made it already for its cache keys, so both name the same files."""
     if proofs and reuse is not None:
         raise ValueError("proofs are built for the services compiled now: pass no reuse")
     options = options or formats.Options()
     with parallel.few_collections():
-        spec_files = _build_files(paths, defaults_file, out, reuse)
+        spec_files = _build_files(paths, defaults_file, out, reuse, discovered)
         result = Result(services=[s for f in spec_files for s in f.services])
         fresh = [s for f in spec_files if f.hit is None for s in f.services]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
@@ -233,7 +244,7 @@ def compile_specs(
         problems.extend(unit.problems)
         if unit.problems:
             continue
-        plans[service.name] = unit.plans
+        plans[service.name] = _with_own_slos(service, unit.plans)
         result.compiled.append(service.name)
         result.plain.update(unit.plain)
         result.proofs.update(unit.proofs)
@@ -299,6 +310,25 @@ def _remember(
         )
         reuse.store(f.key, f.path, f.defaults, entry)
     reuse.prune()
+
+
+def _with_own_slos(service: Service, plans: list[plan.SLOPlan]) -> list[plan.SLOPlan]:
+    """The plans, pointing at the service's own SLOs and tiers. A worker sends back
+    equal copies of them, which the spec cache's entry (services and plans pickled
+    together) then held twice: a third of each entry, and of what a reused spec costs
+    to read."""
+    own = {slo.name: slo for slo in service.slos}
+    shared = []
+    for p in plans:
+        slo = own.get(p.slo.name)
+        if slo is None or slo is p.slo or slo != p.slo:
+            shared.append(p)
+            continue
+        tiers = tuple(
+            replace(t, tier=next(o for o in slo.alerting.tiers if o == t.tier)) for t in p.tiers
+        )
+        shared.append(replace(p, slo=slo, tiers=tiers))
+    return shared
 
 
 @dataclass

@@ -356,6 +356,29 @@ def test_an_entry_is_not_stored_when_the_inputs_changed_during_the_run(tmp_path:
     assert cache.load(tmp_path, "same") == cache.Entry({"a": "0" * 64}, 1)
 
 
+def test_one_discovery_shared_by_the_keys_still_reads_every_spec_afresh(project: Path) -> None:
+    """check and generate discover the specs once for the run key (before and after
+    compiling) and the compile: the key after compiling must still see an edit made
+    during the run, and the next run (its own discovery) a spec added meanwhile."""
+    from generator.spec import inputs
+
+    specs, out = [project / "specs"], project / "out"
+    recipe = dict(specs=specs, out=out, defaults=None, templates=None, alertmanager=None, flags={})
+    found = inputs.discover(specs, out)
+    before = cache.run_key(**recipe, discovered=found)
+    assert before == cache.run_key(**recipe)  # the same key as a discovery of its own
+    spec = project / "specs" / SPEC
+    spec.write_text(spec.read_text() + "# edited during the run\n")
+    assert cache.run_key(**recipe, discovered=found) != before
+
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    added = project / "specs" / "checkout-copy.yaml"
+    added.write_text(spec.read_text().replace("service: checkout-api", "service: checkout-copy"))
+    result = run_cli("check", cwd=project)
+    assert result.returncode == 1, result.stderr
+    assert "missing: out/prometheus/checkout-copy.rules.yml" in result.stderr
+
+
 def test_old_entries_are_pruned(tmp_path: Path) -> None:
     for i in range(cache.KEEP_ENTRIES + 5):
         cache.store(tmp_path, f"k{i:03d}", cache.Entry({}, 1))

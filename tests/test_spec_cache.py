@@ -18,6 +18,7 @@ from conftest import ROOT, run_cli, tree_hashes
 from generator import pipeline
 from generator.errors import SpecError, ToolError
 from generator.outputs import cache, check, spec_cache, write
+from generator.spec.inputs import find_defaults
 
 sys.path.insert(0, str(ROOT / "bench"))
 from synth import service_name, write_specs
@@ -73,6 +74,26 @@ def test_only_the_changed_spec_file_is_compiled_and_the_output_is_the_same(
     assert result.digests() == full.digests()
     assert result.plans == full.plans
     assert [s.name for s in result.services] == [s.name for s in full.services]
+
+
+def test_an_entry_holds_each_slo_once_when_its_spec_compiled_in_a_worker(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker sends back plans holding equal copies of the service's SLOs; an entry
+    that kept them held every SLO twice (a third of what a reused spec costs to read)."""
+    monkeypatch.setenv("PROMSPEC_JOBS", "2")
+    result = compile_with(project)
+    assert len(compiled(result)) == SERVICES
+    again = reuse(project)
+    for i in range(SERVICES):
+        _, hit = again.lookup(spec(project, i), find_defaults(spec(project, i), project / "specs"))
+        assert hit is not None
+        for service in hit.entry.services:
+            plans = hit.entry.plans[service.name]
+            assert [p.slo for p in plans] == list(service.slos)
+            assert all(p.slo is slo for p, slo in zip(plans, service.slos, strict=True))
+            own = [t for slo in service.slos for t in slo.alerting.tiers]
+            assert all(any(t.tier is o for o in own) for p in plans for t in p.tiers)
 
 
 def test_a_changed_defaults_file_compiles_every_spec_that_uses_it(project: Path) -> None:

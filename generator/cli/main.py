@@ -20,6 +20,7 @@ from generator.cli.formats import FormatFlags, format_options
 from generator.cli.output import Reporter, habits
 from generator.errors import EXIT_INVALID, EXIT_USAGE, SpecError
 from generator.outputs import cache
+from generator.spec import inputs
 
 if TYPE_CHECKING:  # imported on a miss only: a cache hit never loads the compiler
     from generator.outputs import spec_cache
@@ -81,6 +82,15 @@ def cache_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _discovered(specs: list[Path], out: Path) -> list[tuple[Path, Path]] | None:
+    """The specs' discovery, made once for the run key (before and after compiling) and
+    the compile; None when it fails (each then discovers, and the compile reports why)."""
+    try:
+        return inputs.discover(specs, out)
+    except (OSError, SpecError):
+        return None
+
+
 def _run_cache(
     cache_dir: Path | None,
     specs: list[Path],
@@ -88,6 +98,7 @@ def _run_cache(
     defaults: Path | None,
     templates: Path | None,
     fmt: FormatFlags,
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> cache.RunCache:
     if cache_dir is not None and cache.overlaps(cache_dir, out):
         cache_dir = None  # inside out/ it would be an extra file there (and swapped away)
@@ -100,6 +111,7 @@ def _run_cache(
             templates=templates,
             alertmanager=fmt.alertmanager_file(specs),
             flags=fmt.cache_key(),
+            discovered=discovered,
         ),
     )
 
@@ -195,7 +207,8 @@ def generate(
     """
     from generator.outputs import check, write
 
-    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt)
+    discovered = _discovered(_specs(specs), out)
+    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt, discovered)
     promtool = None if no_promtool else cache.promtool_identity()
     entry = run_cache.entry()
     # Nothing to do when a successful run with the same inputs produced exactly what out/
@@ -231,6 +244,7 @@ def generate(
         reuse=_spec_cache(
             cache_dir, _specs(specs), out, templates, fmt, take_from=out, promtool=promtool
         ),
+        discovered=discovered,
     )
     if not no_promtool and not result.promtool_checked:
         reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
@@ -337,7 +351,8 @@ def check_cmd(
     those of an earlier successful run, the answer comes from the cache (--cache-dir)
     without compiling: the same messages and exit code.
     """
-    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt)
+    discovered = _discovered(_specs(specs), out)
+    run_cache = _run_cache(cache_dir, _specs(specs), out, defaults, templates, fmt, discovered)
     # A hit cannot hide an invalid spec: entries are stored only after a successful
     # compile, and the key covers the bytes of every spec and defaults file, so a spec
     # that does not compile has no entry and is compiled (and reported) below.
@@ -358,6 +373,7 @@ def check_cmd(
             reuse=_spec_cache(
                 cache_dir, _specs(specs), out, templates, fmt, take_from=None, promtool=None
             ),
+            discovered=discovered,
         )
         expected = result.digests()
         run_cache.store(cache.Entry(expected, len(result.services), result.warnings))

@@ -183,12 +183,14 @@ def run_key(
     templates: Path | None,
     alertmanager: Path | None,
     flags: dict[str, Any],
+    discovered: list[tuple[Path, Path]] | None = None,
 ) -> str:
     """The key of a run; raises OSError or SpecError when its inputs cannot be read (the
-    compile then reports it as it always does)."""
+    compile then reports it as it always does). discovered: the specs' discovery, when the
+    run made it already (the compile then reads exactly the files named here)."""
     digest = Digests()
     spec_files = []
-    for spec, root in inputs.discover(specs, out):
+    for spec, root in inputs.discover(specs, out) if discovered is None else discovered:
         org = defaults or inputs.find_defaults(spec, root)
         spec_files.append([digest.named(spec), digest.named(org)])
     recipe = _environment(
