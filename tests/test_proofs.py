@@ -758,15 +758,8 @@ def test_a_wrong_window_rule_is_caught_by_the_window_layer(
 ) -> None:
     # The alert tests input the recorded windows, so only the window layer reads these
     # rules: its checks of that window must fail, and nothing else.
-    templates = broken_templates(
-        tmp_path,
-        "macros.j2",
-        "expr: {{ r.text | q }}",
-        f'expr: {{{{ r.text | replace("{right}", "{wrong}") | q }}}}',
-    )
-    result = run_cli("test", str(E2E), "--templates", str(templates))
-    assert result.returncode == 1, result.stdout + result.stderr
-    failed = [ln.split("): ", 1)[1] for ln in result.stdout.splitlines() if ln.startswith("FAIL")]
+    _, lines = failed_checks(tmp_path, E2E, "e2e-api", right, wrong)
+    failed = [ln.split("): ", 1)[1] for ln in lines]
     series = f'slo:sli_events:rate{window}{{service=\\"e2e-api\\",slo=\\"availability\\"}}'
     assert [f for f in failed if "sli_events" in f] == [
         f'expr: "{series}", time: {t}' for t in times
