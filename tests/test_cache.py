@@ -7,10 +7,12 @@ with an internal error. Every hit must say exactly what a full compile says.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ RULES = "out/prometheus/checkout-api.rules.yml"
 HEAVY = ("generator.pipeline", "jinja2", "jsonschema", "grafana_foundation_sdk", "yaml")
 BLOCKER = f"""
 import sys
+import time
 
 class _NoCompiler:
     def find_spec(self, name, path=None, target=None):
@@ -398,3 +401,88 @@ def test_the_cache_directory_is_ignored_by_git() -> None:
         ["git", "check-ignore", "-q", f"{cache.DEFAULT_DIR}/v1/x.json"], cwd=ROOT, check=False
     )
     assert ignored.returncode == 0
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files count as settled 50 ms after their last change (above any clock tick), so a
+    test need not wait the real window out."""
+    monkeypatch.setattr(cache, "RACY_NS", 50_000_000)
+
+
+def _kept_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """out/ with two files whose stat the cache keeps (they have settled)."""
+    out, folder = tmp_path / "out", tmp_path / "cache"
+    (out / "prometheus").mkdir(parents=True)
+    (out / "prometheus" / "a.rules.yml").write_text("groups: []\n")
+    (out / "overview.json").write_text("{}\n")
+    time.sleep(0.1)
+    assert cache.hash_tree(out, folder) == cache.hash_tree(out)
+    return out, folder
+
+
+def test_out_files_whose_stat_is_unchanged_are_not_read_again(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, folder = _kept_tree(tmp_path)
+    hashed: list[bytes] = []
+    real = cache.sha256
+    monkeypatch.setattr(cache, "sha256", lambda data: hashed.append(data) or real(data))
+    digests = cache.hash_tree(out, folder)
+    assert hashed and not {b"{}\n", b"groups: []\n"} & set(hashed)  # out/ was not read
+    assert digests == {
+        "overview.json": hashlib.sha256(b"{}\n").hexdigest(),
+        "prometheus/a.rules.yml": hashlib.sha256(b"groups: []\n").hexdigest(),
+    }
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_found(tmp_path: Path, settled: None) -> None:
+    out, folder = _kept_tree(tmp_path)
+    rules = out / "prometheus" / "a.rules.yml"
+    before = rules.stat()
+    rules.write_text("groups: {}\n")  # same size
+    os.utime(rules, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime
+    assert rules.stat().st_size == before.st_size
+    assert (
+        cache.hash_tree(out, folder)["prometheus/a.rules.yml"]
+        == hashlib.sha256(b"groups: {}\n").hexdigest()
+    )
+
+
+def test_a_file_changed_just_now_is_not_kept(tmp_path: Path, settled: None) -> None:
+    """Two writes within one clock tick leave the same stat: such a file is read every
+    time until it has settled."""
+    out, folder = _kept_tree(tmp_path)
+    rules = out / "prometheus" / "a.rules.yml"
+    rules.write_text("groups: {}\n")
+    cache.hash_tree(out, folder)
+    rules.write_text("groups: []\n")  # possibly within the same tick as the first write
+    assert (
+        cache.hash_tree(out, folder)["prometheus/a.rules.yml"]
+        == hashlib.sha256(b"groups: []\n").hexdigest()
+    )
+    kept = cache._load_stats(cache._stats_path(folder, out))
+    assert "prometheus/a.rules.yml" not in kept and "overview.json" in kept
+
+
+def test_a_corrupt_stat_record_is_ignored(tmp_path: Path, settled: None) -> None:
+    out, folder = _kept_tree(tmp_path)
+    record = cache._stats_path(folder, out)
+    record.write_bytes(record.read_bytes().replace(b"0", b"1"))
+    assert cache.hash_tree(out, folder) == cache.hash_tree(out)
+
+
+def test_check_finds_a_same_size_edit_of_a_file_whose_stat_was_kept(project: Path) -> None:
+    assert run_cli("generate", "--no-promtool", cwd=project).returncode == 0
+    time.sleep(cache.RACY_NS / 1e9 + 0.1)  # out/ settles: the next check keeps its stat
+    assert run_cli("check", cwd=project).returncode == 0
+    assert list((project / cache.DEFAULT_DIR / cache.STATS).glob("*.json"))
+    rules = project / RULES
+    before = rules.stat()
+    text = rules.read_text()
+    rules.write_text(text.replace("for: 5m", "for: 7m", 1))
+    os.utime(rules, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert rules.stat().st_size == before.st_size and rules.read_text() != text
+    stale = run_cli("check", cwd=project)
+    assert stale.returncode == 1
+    assert stale.stderr.startswith(f"changed: {RULES}")

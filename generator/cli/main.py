@@ -216,7 +216,7 @@ def generate(
     # (out/ must exist: the lock file lives beside it.)
     if entry is not None and (promtool is None or entry.promtool == promtool) and out.is_dir():
         with write.locked(out):
-            unchanged = cache.hash_tree(out) == entry.files
+            unchanged = cache.hash_tree(out, run_cache.folder) == entry.files
         if unchanged:
             if not no_promtool and promtool is None:
                 reporter.warning(f"{check.PROMTOOL_HINT}; rules not checked")
@@ -377,7 +377,7 @@ def check_cmd(
         )
         expected = result.digests()
         run_cache.store(cache.Entry(expected, len(result.services), result.warnings))
-    current = cache.hash_tree(out)
+    current = cache.hash_tree(out, run_cache.folder)
     stale = sorted(
         [("changed", p) for p in expected if p in current and current[p] != expected[p]]
         + [("missing", p) for p in expected if p not in current]

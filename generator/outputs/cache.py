@@ -56,6 +56,7 @@ DIR_ENV = "PROMSPEC_CACHE_DIR"
 DISABLE_ENV = "PROMSPEC_NO_CACHE"
 FORMAT = 1  # bumped when the entry layout or the key's recipe changes
 ENTRIES = f"v{FORMAT}"
+STATS = f"stat-v{FORMAT}"  # per out/ directory: each file's stat and digest (hash_tree)
 MAGIC = b"promspec-cache"
 KEEP_ENTRIES = 32  # newest kept; older ones are removed when an entry is stored
 _HEX = frozenset("0123456789abcdef")
@@ -79,9 +80,70 @@ def hash_files(files: dict[str, bytes]) -> dict[str, str]:
     return {path: sha256(content) for path, content in files.items()}
 
 
-def hash_tree(root: Path) -> dict[str, str]:
-    """path -> sha256 of every file under root, read one at a time."""
-    return {rel: sha256(p.read_bytes()) for rel, p in inputs.tree_files(root)}
+def hash_tree(root: Path, folder: Path | None = None) -> dict[str, str]:
+    """path -> sha256 of every file under root, read one at a time.
+
+    With a cache folder, as git's index does: each file's digest is kept with its stat
+    (size, mtime, ctime, inode, device) and the file is read again only when that changed.
+    Any write, touch, chmod or rename changes ctime, which no one can set back, so an edit
+    that keeps the size and restores the mtime is still read. A file changed less than
+    RACY_NS ago is not kept (git's "racily clean" files): a second write within the same
+    clock tick would leave its stat as it was."""
+    record = None if folder is None else _stats_path(folder, root)
+    known = {} if record is None else _load_stats(record)
+    digests: dict[str, str] = {}
+    kept: dict[str, list[Any]] = {}
+    settled = _now_ns() - RACY_NS
+    for rel, p in inputs.tree_files(root):
+        st = p.stat()
+        mark = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+        previous = known.get(rel)
+        if previous is not None and previous[0] == mark:
+            digests[rel] = previous[1]
+        else:
+            digests[rel] = sha256(p.read_bytes())
+        if max(st.st_mtime_ns, st.st_ctime_ns) < settled:
+            kept[rel] = [mark, digests[rel]]
+    if record is not None and kept != known:
+        _store_stats(record, kept)
+    return digests
+
+
+RACY_NS = 2_000_000_000  # far above any file system's timestamp tick
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def _stats_path(folder: Path, root: Path) -> Path:
+    return folder / STATS / f"{sha256(str(root.resolve()).encode())}.json"
+
+
+def _load_stats(record: Path) -> dict[str, list[Any]]:
+    """The kept stat and digest of each file; {} when missing, corrupt or foreign."""
+    try:
+        head, _, body = record.read_bytes().partition(b"\n")
+        if head != MAGIC + b" " + sha256(body).encode():
+            return {}
+        data = json.loads(body)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        rel: kept
+        for rel, kept in data.items()
+        if isinstance(kept, list) and len(kept) == 2 and isinstance(kept[1], str)
+    }
+
+
+def _store_stats(record: Path, kept: dict[str, list[Any]]) -> None:
+    body = json.dumps(kept, sort_keys=True).encode("utf-8")
+    _prepare(record.parent)
+    _write_atomically(record, MAGIC + b" " + sha256(body).encode() + b"\n" + body)
 
 
 def overlaps(folder: Path, out: Path) -> bool:
@@ -258,8 +320,6 @@ def _entry(data: Any, key: str) -> Entry | None:
 def store(folder: Path, key: str, entry: Entry) -> None:
     """Write the entry atomically; any failure leaves the cache as it was (never raises
     for a file-system problem: the cache is an optimisation)."""
-    import tempfile
-
     existing = load(folder, key)
     if entry.promtool is None and existing is not None and existing.files == entry.files:
         entry.promtool = existing.promtool  # `check` never runs promtool: keep generate's
@@ -274,19 +334,35 @@ def store(folder: Path, key: str, entry: Entry) -> None:
         },
         sort_keys=True,
     ).encode("utf-8")
-    entries = folder / ENTRIES
+    _prepare(folder / ENTRIES)
+    if _write_atomically(
+        _entry_path(folder, key), MAGIC + b" " + sha256(body).encode() + b"\n" + body
+    ):
+        _prune(folder / ENTRIES)
+
+
+def _prepare(directory: Path) -> None:
+    """Make a directory of the cache folder, the folder marked as a cache."""
+    with contextlib.suppress(OSError):
+        directory.mkdir(parents=True, exist_ok=True)
+        _mark(directory.parent)
+
+
+def _write_atomically(path: Path, data: bytes) -> bool:
+    """Write through a temporary file renamed into place, so a reader sees all or nothing;
+    False (and nothing left behind) on any file-system problem."""
+    import tempfile
+
     tmp = None
     try:
-        entries.mkdir(parents=True, exist_ok=True)
-        _mark(folder)
-        fd, tmp = tempfile.mkstemp(dir=entries, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + b" " + sha256(body).encode() + b"\n" + body)
-        os.replace(tmp, _entry_path(folder, key))
+            handle.write(data)
+        os.replace(tmp, path)
         tmp = None
-        _prune(entries)
+        return True
     except OSError:
-        pass
+        return False
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
