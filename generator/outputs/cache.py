@@ -143,7 +143,7 @@ def _load_stats(record: Path) -> dict[str, list[Any]]:
 def _store_stats(record: Path, kept: dict[str, list[Any]]) -> None:
     body = json.dumps(kept, sort_keys=True).encode("utf-8")
     _prepare(record.parent)
-    _write_atomically(record, MAGIC + b" " + sha256(body).encode() + b"\n" + body)
+    write_atomically(record, MAGIC + b" " + sha256(body).encode() + b"\n" + body)
 
 
 def overlaps(folder: Path, out: Path) -> bool:
@@ -335,7 +335,7 @@ def store(folder: Path, key: str, entry: Entry) -> None:
         sort_keys=True,
     ).encode("utf-8")
     _prepare(folder / ENTRIES)
-    if _write_atomically(
+    if write_atomically(
         _entry_path(folder, key), MAGIC + b" " + sha256(body).encode() + b"\n" + body
     ):
         _prune(folder / ENTRIES)
@@ -348,14 +348,14 @@ def _prepare(directory: Path) -> None:
         _mark(directory.parent)
 
 
-def _write_atomically(path: Path, data: bytes) -> bool:
+def write_atomically(path: Path, data: bytes) -> bool:
     """Write through a temporary file renamed into place, so a reader sees all or nothing;
     False (and nothing left behind) on any file-system problem."""
     import tempfile
 
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

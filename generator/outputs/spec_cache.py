@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,18 +190,10 @@ class SpecCache:
     def _write(self, path: Path, value: Any) -> bool:
         """Write atomically; False (never an exception) when the file system refuses."""
         body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + b" " + cache.sha256(body).encode() + b"\n" + body)
-            os.replace(tmp, path)
-            tmp = None
-            return True
         except OSError:
             return False
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        return cache.write_atomically(
+            path, MAGIC + b" " + cache.sha256(body).encode() + b"\n" + body
+        )
