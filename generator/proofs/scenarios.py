@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import TypeVar
 
 from generator import conventions
@@ -166,6 +166,14 @@ class SLOScenarios:
             ):
                 return r
         raise DesignError(f"no rendered rule {alert} {labels}")
+
+    @cached_property
+    def unguarded(self) -> SLOPlan:
+        """The plan with every tier's failed-events guard off: where a tier would have
+        fired without it, the scenarios that show the guard deciding check."""
+        return replace(
+            self.plan, tiers=tuple(replace(tp, min_failed_events=1) for tp in self.plan.tiers)
+        )
 
     def series_labels(self) -> dict[str, str]:
         return {
@@ -618,10 +626,7 @@ class SLOScenarios:
         shape = Shape(tuple([0.0] * (onset + 1) + [1.0] * (end - onset)), 1.0, every)
         model = self.model(shape)
         states = promsim.tier_states(self.plan, model)
-        unguarded = replace(
-            self.plan, tiers=tuple(replace(t, min_failed_events=1) for t in self.plan.tiers)
-        )
-        free = promsim.tier_states(unguarded, model)
+        free = promsim.tier_states(self.unguarded, model)
         first = next((j for j, f in enumerate(states[i].firing) if f), None)
         early = next((j for j, f in enumerate(free[i].firing) if f), None)
         if first is None or early is None or early >= first:
@@ -654,8 +659,7 @@ class SLOScenarios:
         # (plan.low_traffic vouches for its time): a tuned page tier over a day sits in
         # the long file, and the fast file's page tiers alone may page too late.
         pages = plan_math.page_tiers(self.plan)
-        budget = self.plan.error_budget
-        first = min(pages, key=lambda tp: tp.detection_time(1.0, budget, rate) or math.inf)
+        first, _ = plan_math.outage_page(pages, self.plan.error_budget, rate)
         if first in self.tiers:
             out.append(self.low_traffic_outage(rate, [tp for tp in pages if tp in self.tiers]))
         return out
@@ -686,10 +690,7 @@ class SLOScenarios:
         shape = replace(shape, bad=tuple(bad))
         traffic = self.model(shape)
         states = promsim.tier_states(self.plan, traffic)
-        unguarded = replace(
-            self.plan, tiers=tuple(replace(tp, min_failed_events=1) for tp in self.plan.tiers)
-        )
-        without = promsim.tier_states(unguarded, traffic)
+        without = promsim.tier_states(self.unguarded, traffic)
         ticks: set[int] = set()
         would = []
         if any(any(state.firing) for state in states):
@@ -717,12 +718,9 @@ class SLOScenarios:
         """An hour of good traffic, then every event fails: the first page tier fires at
         the tick the plan's math says (its ratio and its failures both there), within
         LOW_TRAFFIC_DETECTION, and nothing fires one evaluation before."""
-        budget = self.plan.error_budget
         onset = tick_at_or_after(LOW_TRAFFIC_WARM, self.step)
-        times = {tp: tp.detection_time(1.0, budget, rate) for tp in pages}
-        first_tp = min(pages, key=lambda tp: times[tp] or math.inf)
-        detect = times[first_tp]
-        if detect is None or detect > plan_math.LOW_TRAFFIC_DETECTION:
+        first_tp, detect = plan_math.outage_page(pages, self.plan.error_budget, rate)
+        if first_tp is None or detect is None or detect > plan_math.LOW_TRAFFIC_DETECTION:
             raise DesignError(f"{self.burn_alert}: an outage at low traffic pages too late")
         end = onset + tick_at_or_after(detect, self.step) + 3
         bad = [0.0] * (onset + 1) + [1.0] * (end - onset)

@@ -81,10 +81,8 @@ def _guard(p: plan.SLOPlan) -> list[str]:
             "page tier's factor: the guard keeps it from paging."
         )
         rate = plan.low_traffic(p) or plan.GUARD_REFERENCE_RATE
-        times = [(tp.detection_time(1.0, p.error_budget, rate), tp) for tp in pages]
-        found = [(t, tp) for t, tp in times if t is not None]
-        if found:
-            detect, first = min(found, key=lambda item: item[0])
+        first, detect = plan.outage_page(pages, p.error_budget, rate)
+        if first is not None and detect is not None:
             alone = first.detection_time(1.0, p.error_budget)
             assert alone is not None
             text += (

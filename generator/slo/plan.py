@@ -12,7 +12,7 @@ the period's budget is spent within `long_window` fires above the burn factor
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from generator.conventions import BASE_WINDOW_SECONDS
@@ -283,8 +283,21 @@ def low_traffic(plan: SLOPlan) -> float | None:
         rate = 1 / (gap * 60)
     if plan.slo.alerting.min_traffic > rate * 3600:
         return None  # min_traffic silences this traffic altogether, as the spec chose
-    first = min(tp.detection_time(1.0, plan.error_budget, rate) or math.inf for tp in pages)
-    return rate if first <= LOW_TRAFFIC_DETECTION else None
+    _, first = outage_page(pages, plan.error_budget, rate)
+    return rate if first is not None and first <= LOW_TRAFFIC_DETECTION else None
+
+
+def outage_page(
+    pages: Sequence[TierPlan], error_budget: float, rate: float
+) -> tuple[TierPlan | None, float | None]:
+    """The page tier a total outage at `rate` events a second fires first, and after how
+    many seconds (guards included); (None, None) when none of `pages` ever fires."""
+    times = [(tp.detection_time(1.0, error_budget, rate), tp) for tp in pages]
+    found = [(t, tp) for t, tp in times if t is not None]
+    if not found:
+        return None, None
+    detect, first = min(found, key=lambda item: item[0])
+    return first, detect
 
 
 def slowest_detection(tier: TierPlan) -> float:
