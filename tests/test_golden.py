@@ -139,6 +139,7 @@ def test_whole_tree_is_byte_identical_across_seeds_file_orders_and_arguments(
 
 # rules_thresholds.yml.j2 as promspec shipped it before it built the check rules in Python
 # (generator/rules/checks.py): it writes each expression as text, around the spec's own.
+# (Its tests.yml.j2, which writes the test file as text, is test_proof_templates.py's.)
 OLD_TEMPLATES = ROOT / "tests" / "fixtures" / "old-templates"
 
 

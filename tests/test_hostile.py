@@ -179,6 +179,27 @@ def test_user_templates_run_in_the_sandbox(template: str, tmp_path: Path) -> Non
     assert problem.file.endswith("rules.yml.j2") and problem.line == 2
 
 
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            '{% do doc.groups.append({"name": "g", "rules": [service]}) %}',
+            "groups[0].rules[0] holds a Service: not a mapping, list, text or number",
+        ),
+        (
+            "{% set rules = [] %}{% do rules.append(rules) %}"
+            '{% do doc.groups.append({"name": "g", "rules": rules}) %}',
+            "the data nests too deeply, or holds itself",
+        ),
+    ],
+)
+def test_user_template_data_yaml_cannot_hold_is_refused(
+    template: str, message: str, tmp_path: Path
+) -> None:
+    problem = _rules_template_problem(tmp_path, template)
+    assert problem.message == f"template produced invalid YAML: {message}"
+
+
 def test_user_template_nesting_yaml_too_deep_is_refused(tmp_path: Path) -> None:
     problem = _rules_template_problem(tmp_path, "groups: " + "[" * 200_000 + "]" * 200_000)
     assert problem.message == "template produced invalid YAML: the YAML nests too deeply"

@@ -50,8 +50,8 @@ def failed_checks(
     templates = broken_templates(
         tmp_path,
         "macros.j2",
-        "expr: {{ r.text | q }}",
-        f"expr: {{{{ r.text | replace({right!r}, {wrong!r}) | q }}}}",
+        '"expr": r.text}',
+        f'"expr": r.text | replace({right!r}, {wrong!r})}}',
     )
     result = run_cli("test", str(specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr
@@ -138,8 +138,16 @@ absence:
 # expressions are built in Python (generator/rules/checks.py); an override that rewrites
 # one still reaches the rule file, and the proofs, which take their expectations from the
 # spec, must catch it.
+ADD_GROUP = '{%- do doc.groups.append({"name": group.name, "rules": rules}) %}'
+# The check template rewrites its rules' expressions before adding its group.
 WRONG_RULES = [
-    (template, "{{ rule_fields(r) }}", f'{{{{ rule_fields(r) | replace("{right}", "{wrong}") }}}}')
+    (
+        template,
+        ADD_GROUP,
+        "{%- for rule in rules %}"
+        f'{{% do rule.update({{"expr": rule.expr | replace("{right}", "{wrong}")}}) %}}'
+        "{% endfor %}" + ADD_GROUP,
+    )
     for template, right, wrong in [
         ("rules_thresholds.yml.j2", " > 70", " > 77"),
         ("rules_capacity.yml.j2", " < 0.3", " < 0.27"),
@@ -273,8 +281,8 @@ WRONG_CAPACITY_RULES = [
     # a level's own `for` ignored: the check-wide one for every level
     (
         "macros.j2",
-        "    for: {{ r.for_ | dur | q }}",
-        '    for: {{ (r.check.for_ if r.what == "headroom" else r.for_) | dur | q }}',
+        '"for": r.for_ | dur',
+        '"for": (r.check.for_ if r.what == "headroom" else r.for_) | dur',
     ),
     # only the first exhaustion level rendered
     (
@@ -285,9 +293,8 @@ WRONG_CAPACITY_RULES = [
     # every exhaustion level with the first level's `for`
     (
         "macros.j2",
-        "    for: {{ r.for_ | dur | q }}",
-        "    for: {{ (r.check.exhaustion[0].for_ if r.what == 'exhaustion' else r.for_)"
-        " | dur | q }}",
+        '"for": r.for_ | dur',
+        "\"for\": (r.check.exhaustion[0].for_ if r.what == 'exhaustion' else r.for_) | dur",
     ),
 ]
 
@@ -616,8 +623,8 @@ def test_traffic_stopped_is_proven_to_fire_without_events_and_stay_silent_with_t
     templates = broken_templates(
         tmp_path,
         "macros.j2",
-        "expr: {{ r.text | q }}",
-        'expr: {{ r.text | replace(" == 0", " == 1") | q }}',
+        '"expr": r.text}',
+        '"expr": r.text | replace(" == 0", " == 1")}',
     )
     result = run_cli("test", str(specs), "--templates", str(templates))
     assert result.returncode == 1, result.stdout + result.stderr

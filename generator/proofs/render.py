@@ -2,19 +2,14 @@
 
 Scenario data comes from generator/proofs/scenarios.py (SLOs) and
 generator/proofs/check_scenarios.py (thresholds, capacity, freshness, expiry, absence);
-templates/tests.yml.j2 lays it out; the YAML is parsed back and dumped canonically.
-
-Unless the user overrides tests.yml.j2 (--templates), the laid-out data is built here
-directly (`direct_data`), without Jinja and the parse back (with the dump, which stays,
-they were 38% of the CPU of a cold run).
-That builder is a second copy of the template's layout: tests/test_proofs_direct.py
-proves both give the same data and bytes, on every spec we have.
+templates/tests.yml.j2 lays it out as data (see generator/rules/render.py), which is
+dumped canonically. A user's tests.yml.j2 (--templates) that writes YAML text instead
+is parsed.
 """
 
 from __future__ import annotations
 
 import posixpath
-import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +25,6 @@ from generator.proofs.series import Unsupported
 from generator.rules import render
 from generator.slo.plan import SLOPlan
 from generator.spec.model import Service
-from generator.units import exact_number, format_duration
 
 TEMPLATE = "tests.yml.j2"
 
@@ -94,19 +88,20 @@ def _slo_scenarios(
 
 
 def render_file(env: jinja2.Environment, service: Service, file: TestFile) -> str:
-    data = direct_data(file) if uses_package_template(env) else template_data(env, service, file)
-    return file_text(data, service, file)
+    return file_text(proof_data(env, service, file), service, file)
 
 
-def template_data(env: jinja2.Environment, service: Service, file: TestFile) -> Any:
-    """The test file as tests.yml.j2 (ours or the user's) lays it out, parsed back."""
+def proof_data(env: jinja2.Environment, service: Service, file: TestFile) -> Any:
+    """The test file as tests.yml.j2 (ours or the user's) lays it out."""
+    doc: dict[str, Any] = {}
     try:
-        text = env.get_template(TEMPLATE).render(file=file)
-        # As the rule files are read (PyYAML's pure-Python loader took 60% of a run).
-        return render.load_yaml(text)
+        text = env.get_template(TEMPLATE).render(file=file, doc=doc)
+        data = render.template_yaml(env, text) if text.strip() else doc
+        return render.plain_data(data) if env.sandboxed else data
     except (jinja2.TemplateError, yaml.YAMLError) as exc:
+        why = " ".join(str(exc).split())  # one line: YAML's messages span several
         raise SpecError(
-            [Problem(TEMPLATE, 0, 0, "", f"cannot render the tests of '{service.name}': {exc}")]
+            [Problem(TEMPLATE, 0, 0, "", f"cannot render the tests of '{service.name}': {why}")]
         ) from exc
 
 
@@ -120,86 +115,3 @@ def file_text(data: Any, service: Service, file: TestFile) -> str:
     lines = [f"# Not proven here (write a test in {hand}):"]
     lines += [f"#   {note}" for note in file.not_proven]
     return "\n".join([head, *lines, rest])
-
-
-_OURS: weakref.WeakKeyDictionary[jinja2.Environment, bool] = weakref.WeakKeyDictionary()
-
-
-def uses_package_template(env: jinja2.Environment) -> bool:
-    """Whether `env` renders our own tests.yml.j2: no --templates, or a directory without
-    that file (or with an unchanged copy). Asked once per environment, as Jinja itself
-    loads each template once (auto_reload is off)."""
-    ours = _OURS.get(env)
-    if ours is None:
-        try:
-            source = env.loader.get_source(env, TEMPLATE)[0] if env.loader else None
-        except (jinja2.TemplateError, OSError):  # the template path reports it
-            source = None
-        ours = _OURS[env] = source is not None and source == render.package_template(TEMPLATE)
-    return ours
-
-
-def direct_data(file: TestFile) -> dict[str, Any]:
-    """What templates/tests.yml.j2 renders for `file`, parsed back, built directly.
-
-    A copy of the template's layout, kept in step by tests/test_proofs_direct.py: change
-    one, change the other. What the template's round trip does to values, done here:
-    `q` text comes back as the same string; `dur` is a string; `num` text is read back
-    by YAML's rules (an int, a float, or a string such as 1e-05); `tojson` sorts keys
-    (Jinja's default); an empty block list (`key:` with no items) reads back as null.
-    Every mapping and list is new: shared ones would dump as YAML anchors and aliases.
-    """
-    return {
-        "rule_files": [str(file.rule_file)],
-        "evaluation_interval": format_duration(file.evaluation_interval),
-        "group_eval_order": [str(g) for g in file.group_order] or None,
-        "tests": [_scenario(s) for s in file.scenarios] or None,
-    }
-
-
-def _scenario(s: Scenario) -> dict[str, Any]:
-    test: dict[str, Any] = {
-        "name": str(s.name),
-        "interval": format_duration(s.step),
-        "input_series": [{"series": str(i.series), "values": str(i.values)} for i in s.series]
-        or None,
-    }
-    if s.alert_checks:
-        test["alert_rule_test"] = [
-            {
-                "eval_time": format_duration(c.eval_time),
-                "alertname": str(c.alertname),
-                "exp_alerts": [
-                    {
-                        "exp_labels": dict(sorted(dict(a.labels).items())),
-                        "exp_annotations": dict(sorted(dict(a.annotations).items())),
-                    }
-                    for a in c.alerts
-                ],
-            }
-            for c in s.alert_checks
-        ]
-    if s.expr_checks:
-        test["promql_expr_test"] = [
-            {
-                "expr": str(c.expr),
-                "eval_time": format_duration(c.eval_time),
-                "exp_samples": [
-                    {"labels": str(labels), "value": _number(value)} for labels, value in c.samples
-                ]
-                or None,
-            }
-            for c in s.expr_checks
-        ]
-    return test
-
-
-_NUMBERS: dict[str, Any] = {}
-
-
-def _number(value: float) -> Any:
-    """`value | exact` as YAML reads it back: the same loader, once per text."""
-    text = exact_number(value)
-    if text not in _NUMBERS:
-        _NUMBERS[text] = render.load_yaml(text)
-    return _NUMBERS[text]

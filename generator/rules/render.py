@@ -1,9 +1,13 @@
-"""Stage 5: render rule files through Jinja templates, then make them canonical.
+"""Stage 5: build rule files through Jinja templates, then make them canonical.
 
-Templates run in Jinja's sandbox with StrictUndefined (a missing variable is an error,
-never an empty string). The rendered YAML is parsed back, checked against the schema of
-Prometheus rule files and dumped in one canonical form, so output is byte-identical for
-the same input whatever the template layout.
+Our templates build the file as data: they append dicts and lists to `doc`, which the
+renderer passes in (Jinja's `do` extension), so nothing is printed and read back; the
+words of the alerts are strings made by macros and filters. A template a user gives
+(--templates) may instead write the YAML as text, the way before: text a template prints
+is parsed, in its place among the data. User templates run in Jinja's sandbox, and what
+they make is checked against the schema of Prometheus rule files. All templates run with
+StrictUndefined (a missing variable is an error, never an empty string). The data is
+dumped once, in one canonical form.
 """
 
 from __future__ import annotations
@@ -50,12 +54,6 @@ from generator.units import (
 HEADER = conventions.GENERATED_HEADER
 
 
-def package_template(name: str) -> str | None:
-    """The text of one of our templates (templates/), or None."""
-    path = resources.files("generator.templates").joinpath(name)
-    return path.read_text("utf-8") if path.is_file() else None
-
-
 def environment(
     user_templates: Path | None = None, bytecode: Path | None = None
 ) -> jinja2.Environment:
@@ -80,6 +78,8 @@ def environment(
         # Templates do not change during a run: no freshness check per include/import.
         auto_reload=False,
         bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode)) if bytecode else None,
+        # {% do doc.groups.append(...) %}: how templates build the file as data.
+        extensions=["jinja2.ext.do"],
     )
     env.filters.update(
         q=lambda s: yaml_json(str(s)),
@@ -90,6 +90,8 @@ def environment(
         human=human_duration,
         combine=_combine,
         literal=go_literal,
+        sorted_keys=sorted_keys,
+        exact_value=lambda v: yaml_scalar(exact_number(v)),
     )
     # |tojson too: Jinja's default escapes astral characters as JSON surrogate pairs,
     # which YAML cannot read back.
@@ -134,6 +136,24 @@ def yaml_json(value: Any, **json_options: Any) -> str:
 
     text = json.dumps(value, **{**json_options, "ensure_ascii": False})
     return _NOT_YAML_PRINTABLE.sub(escape, text)
+
+
+def sorted_keys(mapping: Any) -> dict[str, Any]:
+    """A new dict (a mapping or pairs) with its keys sorted, as |tojson writes them; new,
+    since a dict the file holds twice would be dumped as a YAML anchor and alias."""
+    return dict(sorted(dict(mapping).items()))
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+@cache
+def yaml_scalar(text: str) -> Any:
+    """What YAML reads the plain scalar `text` as: an int, a float, or a string such as
+    1e-05 (YAML 1.1 floats need a dot), by PyYAML's own resolver, without a parse."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, text))
 
 
 def go_literal(text: str) -> str:
@@ -217,21 +237,22 @@ def _rules_validator() -> jsonschema.protocols.Validator:
     return validator
 
 
-def rules_text(
+def rules_data(
     env: jinja2.Environment,
     service: Service,
     plans: list[SLOPlan],
     slo_groups: list[slo_rules.Group] | None = None,
     check_groups: dict[str, check_rules.Group] | None = None,
-) -> str:
-    """What rules.yml.j2 renders for the service."""
+) -> Any:
+    """What rules.yml.j2 builds for the service, with what templates wrote as text parsed."""
     if slo_groups is None:
         slo_groups = slo_rules.groups(service, plans)
     if check_groups is None:
         check_groups = check_rules.groups(service)
+    doc: dict[str, Any] = {"groups": []}
     try:
-        template = env.get_template("rules.yml.j2")
-        return template.render(
+        text = env.get_template("rules.yml.j2").render(
+            doc=doc,
             service=service,
             plans=plans,
             slo_groups=slo_groups,
@@ -240,23 +261,77 @@ def rules_text(
         )
     except jinja2.TemplateError as exc:
         raise SpecError([_template_problem(exc, service)]) from exc
+    try:
+        data: Any = {"groups": _with_text_groups(env, doc["groups"])}
+        if text.strip():
+            # A rules.yml.j2 of the user's that writes the file as text; any groups our
+            # templates it includes built come after its own.
+            groups, data = data["groups"], template_yaml(env, text)
+            if groups and isinstance(data, dict):
+                data["groups"] = [*(data.get("groups") or []), *groups]
+        return plain_data(data) if env.sandboxed else data
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
+        ) from exc
+
+
+def _with_text_groups(env: jinja2.Environment, groups: list[Any]) -> list[Any]:
+    """The groups, with each part a template printed as YAML text (a list of groups)
+    parsed in its place."""
+    if not any(isinstance(g, str) for g in groups):
+        return groups
+    out: list[Any] = []
+    for group in groups:
+        if not isinstance(group, str):
+            out.append(group)
+            continue
+        parsed = template_yaml(env, group)
+        if isinstance(parsed, list):
+            out.extend(parsed)
+        elif parsed is not None:
+            out.append(parsed)  # not a list of groups: the schema check says so
+    return out
+
+
+def plain_data(value: Any) -> Any:
+    """What a user's template built (the sandbox), as new dicts, lists and scalars of
+    the types YAML dumps: not Jinja's Markup (a str), a tuple (a Python tag) or a dict
+    held twice (an anchor). Raises yaml.YAMLError on any other value."""
+    try:
+        return _plain(value, ())
+    except RecursionError:
+        raise yaml.YAMLError("the data nests too deeply, or holds itself") from None
+
+
+def _plain(value: Any, where: tuple[Any, ...]) -> Any:
+    if isinstance(value, dict):
+        return {_plain(k, where): _plain(v, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, (*where, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return str(value)
+    if type(value) in (int, float, bool, type(None)):
+        return value
+    at = format_path(where) or "the top"
+    raise yaml.YAMLError(
+        f"{at} holds a {type(value).__name__}: not a mapping, list, text or number"
+    )
+
+
+def template_yaml(env: jinja2.Environment, text: str) -> Any:
+    """YAML a template printed (a user's, written the way before templates built data)."""
+    # Ours build data; a user's template could nest deep enough to overflow libyaml's stack.
+    if env.sandboxed and too_deep(text):
+        raise yaml.YAMLError("the YAML nests too deeply")
+    return load_yaml(text)
 
 
 def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]) -> dict[str, Any]:
     """The rule file of one service as data, checked against the rule-file schema."""
     slo_groups = slo_rules.groups(service, plans)
     check_groups = check_rules.groups(service)
-    text = rules_text(env, service, plans, slo_groups, check_groups)
-    try:
-        # Ours nest a fixed few levels (every spec value is one quoted scalar); a user's
-        # template could nest deep enough to overflow libyaml's stack.
-        if env.sandboxed and too_deep(text):
-            raise yaml.YAMLError("the YAML nests too deeply")
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(
-            [Problem(service.source, 0, 0, "", f"template produced invalid YAML: {exc}")]
-        ) from exc
+    data = rules_data(env, service, plans, slo_groups, check_groups)
     # Only what a user's templates (--templates, the sandbox) lay out can be malformed:
     # ours are pinned by the golden files, and promtool checks every file anyway.
     error = None
@@ -317,7 +392,7 @@ def _template_problem(exc: jinja2.TemplateError, service: Service) -> Problem:
 
 
 def load_yaml(text: str) -> Any:
-    """What a template rendered, as data (libyaml's loader when PyYAML has it)."""
+    """YAML text as data (libyaml's loader when PyYAML has it)."""
     return yaml.load(text, Loader=fast_loader())
 
 
