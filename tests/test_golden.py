@@ -139,8 +139,9 @@ def test_whole_tree_is_byte_identical_across_seeds_file_orders_and_arguments(
 
 # rules_thresholds.yml.j2 as promspec shipped it before it built the check rules in Python
 # (generator/rules/checks.py): it writes each expression as text, around the spec's own.
-# (Its tests.yml.j2, which writes the test file as text, is test_proof_templates.py's.)
 OLD_TEMPLATES = ROOT / "tests" / "fixtures" / "old-templates"
+# Ours as they were before they built the files as data, writing YAML text.
+TEXT_TEMPLATES = ROOT / "tests" / "fixtures" / "text-templates"
 
 
 def _without_parens(node: expr.Expr) -> expr.Expr:
@@ -185,3 +186,16 @@ def test_an_override_written_before_the_rules_were_data_still_renders(
         assert {**o, "expr": ""} == {**r, "expr": ""}
         assert o["expr"] != r["expr"]
         assert _meaning(str(o["expr"])) == _meaning(str(r["expr"]))
+
+
+def test_an_override_written_as_yaml_text_gives_the_same_files(
+    generated: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "generate", str(FIXTURES), "--out", str(out), "--templates", str(TEXT_TEMPLATES)
+    )
+    assert result.returncode == 0, result.stderr
+    files = tree_hashes(generated)
+    assert any(p.endswith(".rules.yml") for p in files)
+    assert tree_hashes(out) == files

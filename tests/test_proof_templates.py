@@ -20,7 +20,7 @@ from generator.rules import render
 from generator.slo import plan
 from generator.spec.model import Service
 
-OLD_TEMPLATES = ROOT / "tests" / "fixtures" / "old-templates"
+TEXT_TEMPLATES = ROOT / "tests" / "fixtures" / "text-templates"
 # The windows fixtures have alerts no scenario proves (listed in the file's header).
 WINDOWS = ROOT / "tests" / "fixtures" / "windows"
 
@@ -45,7 +45,7 @@ def user_templates(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "template", [ROOT / "templates" / proofs.TEMPLATE, OLD_TEMPLATES / proofs.TEMPLATE]
+    "template", [ROOT / "templates" / proofs.TEMPLATE, TEXT_TEMPLATES / proofs.TEMPLATE]
 )
 def test_a_users_tests_template_gives_the_same_files(template: Path, tmp_path: Path) -> None:
     # Ours in the sandbox, and the one that printed YAML text: the same bytes.
@@ -59,7 +59,7 @@ def test_a_users_tests_template_gives_the_same_files(template: Path, tmp_path: P
 
 
 def test_a_users_text_tests_template_is_what_renders(tmp_path: Path) -> None:
-    text = (OLD_TEMPLATES / proofs.TEMPLATE).read_text("utf-8")
+    text = (TEXT_TEMPLATES / proofs.TEMPLATE).read_text("utf-8")
     env = render.environment(
         user_templates(tmp_path, text.replace("tests:", "x_note: ours\ntests:"))
     )

@@ -60,7 +60,7 @@ class Rule:
 
     @property
     def shown_labels(self) -> dict[str, str]:
-        """The labels the rule file states (templates' rule_fields): all of them. The
+        """The labels the rule file states (macros.j2's add_rule): all of them. The
         spec's own PromQL may aggregate the check's labels away, so none is assumed
         carried, unlike the SLO rules whose selectors are ours."""
         return self.labels
