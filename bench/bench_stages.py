@@ -37,9 +37,14 @@ STAGES = [
     ("generator.slo.plan", "plan_service", "4  plan: SLO math"),
     ("generator.rules.slo", "groups", "5a rules: SLO rules as data"),
     ("generator.rules.checks", "groups", "5b rules: check rules as data"),
-    ("generator.rules.render", "rules_text", "5c rules: Jinja render, printing"),
-    ("generator.rules.render", "load_yaml", "5d rules: rendered YAML read back"),
+    ("generator.rules.render", "rules_data", "5c rules: Jinja builds the data, printing"),
+    ("generator.rules.render", "rules_text", "5c rules: Jinja render (before 2026-12-04)"),
+    ("generator.rules.render", "load_yaml", "5d rules: YAML text read back"),
     ("generator.rules.render", "_canonical", "5e rules: text rules printed"),
+    ("generator.proofs.render", "render_file", "5f proofs: test files laid out, dumped"),
+    ("generator.proofs.render", "proof_data", "5g proofs: Jinja builds the data"),
+    ("generator.proofs.render", "direct_data", "5g proofs: built in Python (before 2026-12-04)"),
+    ("generator.proofs.render", "file_text", "5h proofs: test files dumped"),
     ("generator.dashboards.service", "service_dashboard", "6  dashboards"),
     ("generator.dashboards.grafana", "query", "6a dashboards: queries printed"),
     ("generator.dashboards.grafana", "encode", "6b dashboards: JSON encoded"),
@@ -55,7 +60,8 @@ def timed_stages() -> tuple[dict[str, float], dict[str, int]]:
     for module, name, label, *owner in STAGES:
         mod = importlib.import_module(module)
         target = getattr(mod, owner[0]) if owner else mod
-        setattr(target, name, _timer(getattr(target, name), label, spent, calls))
+        if hasattr(target, name):
+            setattr(target, name, _timer(getattr(target, name), label, spent, calls))
     return spent, calls
 
 
@@ -78,10 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--no-gc", action="store_true", help="cyclic GC off (its share)")
+    parser.add_argument("--proofs", action="store_true", help="build the proofs too")
     args = parser.parse_args()
     os.environ["PROMSPEC_JOBS"] = "1"
     spent, calls = timed_stages()
     from generator.cli.main import main as promspec
+    from generator.pipeline import compile_specs
 
     with tempfile.TemporaryDirectory(prefix="promspec-stages-") as tmp:
         specs = write_specs(Path(tmp), args.services)
@@ -89,17 +97,21 @@ def main() -> None:
         if args.no_gc:
             gc.disable()
         cpu, wall = time.process_time(), time.perf_counter()
-        try:
-            promspec(argv, standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code:
-                raise
+        if args.proofs:
+            compile_specs([specs], use_promtool=False, proofs=True)
+        else:
+            try:
+                promspec(argv, standalone_mode=False)
+            except SystemExit as exc:
+                if exc.code:
+                    raise
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f"cold generate of {args.services} synth services, one process (CPU seconds)")
+    what = "compile with proofs" if args.proofs else "cold generate"
+    print(f"{what} of {args.services} synth services, one process (CPU seconds)")
     for label in sorted(spent):
         share = 100 * spent[label] / cpu
-        print(f"  {label:38s} {spent[label]:7.2f} s {share:5.1f}%  {calls[label]:7d} calls")
-    print(f"  {'whole command (after imports)':38s} {cpu:7.2f} s  wall {wall:.1f} s")
+        print(f"  {label:42s} {spent[label]:7.2f} s {share:5.1f}%  {calls[label]:7d} calls")
+    print(f"  {'whole command (after imports)':42s} {cpu:7.2f} s  wall {wall:.1f} s")
 
 
 if __name__ == "__main__":
