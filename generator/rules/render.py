@@ -18,7 +18,6 @@ from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from types import BuiltinMethodType
 from typing import Any
 
 import jinja2
@@ -110,26 +109,7 @@ def environment(
         base=conventions.BASE_WINDOW_SECONDS,
         intervals={"fast": FAST_INTERVAL, "slow": SLOW_INTERVAL, "period": PERIOD_INTERVAL},
     )
-    if not env.sandboxed:
-        env.context_class = _BuildingContext
     return env
-
-
-class _BuildingContext(jinja2.runtime.Context):
-    """Our templates build the files with list.append and dict.update, ~100 calls per
-    test file: those are called straight, without Jinja's look for a pass_context
-    marker, which a built-in method cannot carry (that look was ~30% of laying out the
-    test files). User templates (the sandbox) keep Jinja's own calls."""
-
-    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(__obj) is not BuiltinMethodType:
-            return super().call(__obj, *args, **kwargs)
-        kwargs.pop("_loop_vars", None)  # what Jinja passes a call in a loop or block
-        kwargs.pop("_block_vars", None)
-        try:
-            return __obj(*args, **kwargs)
-        except StopIteration:  # as Jinja does
-            return __self.environment.undefined("a callable raised StopIteration")
 
 
 def load_package_templates(env: jinja2.Environment) -> None:
