@@ -77,7 +77,7 @@ def test_without_process_semaphores_the_work_runs_in_this_process(
 ) -> None:
     # As in a container without /dev/shm: creating the pool fails with ENOSYS.
     class NoSemaphores:
-        def Pool(self, processes: int, **options: object) -> None:
+        def Pool(self, processes: int) -> None:
             raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda method: NoSemaphores())
