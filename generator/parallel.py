@@ -1,8 +1,10 @@
-"""Speed: services compiled on every core, and fewer garbage collections.
+"""Speed: spec files built and services compiled on every core, and fewer garbage
+collections.
 
-Each service compiles on its own (no stage reads another service), so a run of several maps
-the per-service work over forked worker processes. Results come back in input order,
-so output and error messages are the same as in one process, byte for byte.
+Each spec file builds, and each service compiles, on its own (no stage reads another
+service), so a run of several maps that work over forked worker processes. Results come
+back in input order, so output and error messages are the same as in one process, byte
+for byte.
 """
 
 from __future__ import annotations
@@ -61,21 +63,15 @@ def _quietly(task: Callable[[T], R], item: T) -> R:
             gc.collect(0)
 
 
-def map_ordered(task: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """[task(item) for item in items], on several cores from MIN_PARALLEL_ITEMS items.
-
-    `task` must not raise for a user's mistake: return the problems as a value (only the
-    results cross the process boundary)."""
-    with ordered(task, items) as results:
-        return list(results)
-
-
 @contextlib.contextmanager
 def ordered(task: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R]]:
     """task(item) for each item, in input order as they come, on several cores from
     MIN_PARALLEL_ITEMS items. Leaving the block stops the workers: a caller that stops
     reading early (the run has failed) does not wait for the rest. The results are
-    kept for the run (see kept_for_the_run)."""
+    kept for the run (see kept_for_the_run).
+
+    `task` must not raise for a user's mistake: return the problems as a value (only the
+    results cross the process boundary)."""
     global _task, _items
     _task, _items = task, items
     try:

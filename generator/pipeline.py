@@ -275,23 +275,26 @@ def compile_specs(
         names = [s.name for s in result.services]
         if proofs:
             result.proven = proven(names) if proven is not None else set(names)
-        compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, options, s.name in result.proven), fresh
-        )
-    problems: list[Problem] = []
-    plans: dict[str, list[plan.SLOPlan]] = {}
-    owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
-    for done, (service, unit) in enumerate(zip(fresh, compiled, strict=True), 1):
-        if progress:
-            progress(done, len(fresh))
-        problems.extend(unit.problems)
-        if unit.problems:
-            continue
-        plans[service.name] = _with_own_slos(service, unit.plans)
-        result.compiled.append(service.name)
-        result.plain.update(unit.plain)
-        result.proofs.update(unit.proofs)
-        owned[service.name] = unit.files
+        problems: list[Problem] = []
+        plans: dict[str, list[plan.SLOPlan]] = {}
+        owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
+
+        def compile_one(service: Service) -> _Compiled:
+            return _compile_service(env, service, options, service.name in result.proven)
+
+        # Each result taken as it comes, while the workers compile the next ones.
+        with parallel.ordered(compile_one, fresh) as compiled:
+            for done, (service, unit) in enumerate(zip(fresh, compiled, strict=True), 1):
+                if progress:
+                    progress(done, len(fresh))
+                problems.extend(unit.problems)
+                if unit.problems:
+                    continue
+                plans[service.name] = _with_own_slos(service, unit.plans)
+                result.compiled.append(service.name)
+                result.plain.update(unit.plain)
+                result.proofs.update(unit.proofs)
+                owned[service.name] = unit.files
     if problems:
         raise SpecError(problems)
     for f in spec_files:

@@ -83,9 +83,8 @@ def test_without_process_semaphores_the_work_runs_in_this_process(
     monkeypatch.setattr(multiprocessing, "get_context", lambda method: NoSemaphores())
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
     items = list(range(SERVICES))
-    assert parallel.map_ordered(lambda i: (i, os.getpid()), items) == [
-        (i, os.getpid()) for i in items
-    ]
+    with parallel.ordered(lambda i: (i, os.getpid()), items) as results:
+        assert list(results) == [(i, os.getpid()) for i in items]
 
 
 def all_bad_specs(tmp_path: Path, *, stopping: bool) -> Path:
