@@ -6,7 +6,9 @@ with a CPU timer (time.process_time) around each stage's function. No profiler: 
 overhead is many times the cost of the small calls the printers make, and would skew
 the shares. Timers nest (6a and 6b are inside 6, 5c holds the printing of the rules'
 expressions); the total is the whole command after imports. `--no-gc` turns the cyclic
-garbage collector off, to see its share (memory grows).
+garbage collector off, to see its share (memory grows); it is already off during each
+spec file's build and each service's compile (parallel._quietly), so what it shows is
+the collector's share in the rest of the run.
 
 usage: python bench/bench_stages.py [--services 100] [--no-gc]
 """

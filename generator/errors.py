@@ -34,6 +34,10 @@ class SpecError(Exception):
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Problem]]]:
+        # Raised in a worker process, it crosses to the parent pickled: whole.
+        return (SpecError, (self.problems,))
+
 
 class ToolError(Exception):
     """An external tool (promtool) or the environment failed; not the user's spec."""

@@ -66,15 +66,26 @@ class Result:
 
 
 class _DefaultsCache:
-    """Each defaults file loaded and validated once per run, however many specs use it."""
+    """Each defaults file loaded and validated once per run, however many specs use it
+    (its problems too: reported for every spec that uses it, as loading it again would)."""
 
     def __init__(self) -> None:
-        self.cache: dict[Path | None, dict[str, Any]] = {}
+        self.cache: dict[Path | None, dict[str, Any] | list[Problem]] = {}
+
+    def load(self, path: Path | None) -> None:
+        if path in self.cache:
+            return
+        try:
+            self.cache[path] = effective_defaults(_load_defaults(path) if path else None)
+        except SpecError as exc:
+            self.cache[path] = exc.problems
 
     def get(self, path: Path | None) -> dict[str, Any]:
-        if path not in self.cache:
-            self.cache[path] = effective_defaults(_load_defaults(path) if path else None)
-        return self.cache[path]
+        self.load(path)
+        found = self.cache[path]
+        if isinstance(found, list):
+            raise SpecError(found)
+        return found
 
 
 def _load_defaults(path: Path) -> dict[str, Any]:
@@ -104,11 +115,22 @@ class _SpecFile:
     hit: spec_cache.Hit | None = None
 
 
+@dataclass
+class _Built:
+    """What one spec file builds to, in a worker: its services and problems, and for the
+    run's limit each document's count of items with a problem placed at its start."""
+
+    services: list[Service] = field(default_factory=list)
+    documents: list[tuple[int, Problem]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
 def build_services(
     paths: list[Path], defaults_file: Path | None = None, exclude: Path | None = None
 ) -> list[Service]:
     """Load, validate and build every service; all problems of all files at once."""
-    return [s for f in _build_files(paths, defaults_file, exclude) for s in f.services]
+    with parallel.few_collections():
+        return [s for f in _build_files(paths, defaults_file, exclude) for s in f.services]
 
 
 def _build_files(
@@ -121,7 +143,6 @@ def _build_files(
     problems: list[Problem] = []
     found: list[_SpecFile] = []
     seen: dict[str, str] = {}
-    defaults = _DefaultsCache()
     items = 0
     specs = [
         (spec, defaults_file or find_defaults(spec, root))
@@ -133,49 +154,71 @@ def _build_files(
         # alive, which the collector rescanned as they came and again after the compile.
         with parallel.kept_for_the_run():
             lookups = [reuse.lookup(spec, org) for spec, org in specs]
-    for (spec, org_path), (key, hit) in zip(specs, lookups, strict=True):
-        if hit is not None:
-            items += hit.entry.items
-            if items > MAX_ITEMS_PER_RUN:
-                shown = display_path(spec)
-                raise SpecError([Problem(shown, 1, 1, "", _too_many(items))])
-            unit = _SpecFile(spec, org_path, [], hit.entry.items, key=key, hit=hit)
-            built = hit.entry.services
-        else:
-            unit = _SpecFile(spec, org_path, [], 0, key=key)
-            try:
-                docs = load_file(spec)
-                org = defaults.get(org_path)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-                continue
-            built = []
-            for doc in docs:
-                unit.items += count_items(doc.data)
-                if items + unit.items > MAX_ITEMS_PER_RUN:
-                    raise SpecError([doc.problem((), _too_many(items + unit.items))])
-                service = _build(doc, org, problems)
-                if service is not None:
-                    built.append(service)
-            items += unit.items
-        for service in built:
-            if service.name in seen:
-                problems.append(
-                    service.origin.problem(
-                        f"service '{service.name}' is also defined in {seen[service.name]}; "
-                        "service names must be unique across all specs"
+    missed = [spec for spec, (_, hit) in zip(specs, lookups, strict=True) if hit is None]
+    # Loaded here, once, before the workers start: they inherit them.
+    defaults = _DefaultsCache()
+    for _, org_path in missed:
+        defaults.load(org_path)
+    with parallel.ordered(lambda spec: _build_file(*spec, defaults), missed) as builds:
+        for (spec, org_path), (key, hit) in zip(specs, lookups, strict=True):
+            if hit is not None:
+                items += hit.entry.items
+                if items > MAX_ITEMS_PER_RUN:
+                    shown = display_path(spec)
+                    raise SpecError([Problem(shown, 1, 1, "", _too_many(items))])
+                unit = _SpecFile(spec, org_path, [], hit.entry.items, key=key, hit=hit)
+                built = hit.entry.services
+            else:
+                unit = _SpecFile(spec, org_path, [], 0, key=key)
+                build = next(builds)
+                for count, start in build.documents:
+                    unit.items += count
+                    if items + unit.items > MAX_ITEMS_PER_RUN:
+                        raise SpecError([replace(start, message=_too_many(items + unit.items))])
+                problems.extend(build.problems)
+                built = build.services
+                items += unit.items
+            for service in built:
+                if service.name in seen:
+                    problems.append(
+                        service.origin.problem(
+                            f"service '{service.name}' is also defined in "
+                            f"{seen[service.name]}; service names must be unique across all "
+                            "specs"
+                        )
                     )
-                )
-                continue
-            seen[service.name] = f"{service.origin.file}:{service.origin.line}"
-            unit.services.append(service)
-        found.append(unit)
+                    continue
+                seen[service.name] = f"{service.origin.file}:{service.origin.line}"
+                unit.services.append(service)
+            found.append(unit)
     if problems:
         raise SpecError(problems)
     if not any(f.services for f in found):
         shown = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(shown, 0, 0, "", "no service specs found (*.yaml, *.yml)")])
     return found
+
+
+def _build_file(spec: Path, org_path: Path | None, defaults: _DefaultsCache) -> _Built:
+    """Load, validate and build one spec file (in a worker: problems are returned)."""
+    built = _Built()
+    try:
+        docs = load_file(spec)
+        org = defaults.get(org_path)
+    except SpecError as exc:
+        built.problems = exc.problems
+        return built
+    items = 0
+    for doc in docs:
+        count = count_items(doc.data)
+        items += count
+        built.documents.append((count, doc.problem((), "")))
+        if items > MAX_ITEMS_PER_RUN:
+            break  # over the run's limit by itself: the run stops at this document
+        service = _build(doc, org, built.problems)
+        if service is not None:
+            built.services.append(service)
+    return built
 
 
 def _too_many(items: int) -> str:
@@ -232,23 +275,26 @@ def compile_specs(
         names = [s.name for s in result.services]
         if proofs:
             result.proven = proven(names) if proven is not None else set(names)
-        compiled = parallel.map_ordered(
-            lambda s: _compile_service(env, s, options, s.name in result.proven), fresh
-        )
-    problems: list[Problem] = []
-    plans: dict[str, list[plan.SLOPlan]] = {}
-    owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
-    for done, (service, unit) in enumerate(zip(fresh, compiled, strict=True), 1):
-        if progress:
-            progress(done, len(fresh))
-        problems.extend(unit.problems)
-        if unit.problems:
-            continue
-        plans[service.name] = _with_own_slos(service, unit.plans)
-        result.compiled.append(service.name)
-        result.plain.update(unit.plain)
-        result.proofs.update(unit.proofs)
-        owned[service.name] = unit.files
+        problems: list[Problem] = []
+        plans: dict[str, list[plan.SLOPlan]] = {}
+        owned: dict[str, dict[str, bytes]] = {}  # service -> the files it alone shapes
+
+        def compile_one(service: Service) -> _Compiled:
+            return _compile_service(env, service, options, service.name in result.proven)
+
+        # Each result taken as it comes, while the workers compile the next ones.
+        with parallel.ordered(compile_one, fresh) as compiled:
+            for done, (service, unit) in enumerate(zip(fresh, compiled, strict=True), 1):
+                if progress:
+                    progress(done, len(fresh))
+                problems.extend(unit.problems)
+                if unit.problems:
+                    continue
+                plans[service.name] = _with_own_slos(service, unit.plans)
+                result.compiled.append(service.name)
+                result.plain.update(unit.plain)
+                result.proofs.update(unit.proofs)
+                owned[service.name] = unit.files
     if problems:
         raise SpecError(problems)
     for f in spec_files:

@@ -162,6 +162,24 @@ def _aggregate_head(node: Aggregate) -> str:
 
 def line(node: Expr) -> str:
     """The expression on one line."""
+    return _line(node, None)
+
+
+# Texts already printed within one layout, by node id; each holds its node, so that no
+# other node takes its id while the layout runs.
+_Printed = dict[int, tuple[Expr, str]]
+
+
+def _line(node: Expr, printed: _Printed | None) -> str:
+    if printed is not None and id(node) in printed:
+        return printed[id(node)][1]
+    text = _flat(node, printed)
+    if printed is not None:
+        printed[id(node)] = (node, text)
+    return text
+
+
+def _flat(node: Expr, printed: _Printed | None) -> str:
     if isinstance(node, Selector):
         text = selector_text(node.metric, node.matchers)
         if node.range_ is not None:
@@ -174,19 +192,20 @@ def line(node: Expr) -> str:
     if isinstance(node, String):
         return quote(node.value)
     if isinstance(node, Call):
-        return f"{node.func}({', '.join(line(a) for a in node.args)})"
+        return f"{node.func}({', '.join(_line(a, printed) for a in node.args)})"
     if isinstance(node, Aggregate):
-        param = f"{line(node.param)}, " if node.param is not None else ""
+        param = f"{_line(node.param, printed)}, " if node.param is not None else ""
         head = _aggregate_head(node)
-        return f"{head}{' ' if node.labels is not None else ''}({param}{line(node.expr)})"
+        space = " " if node.labels is not None else ""
+        return f"{head}{space}({param}{_line(node.expr, printed)})"
     if isinstance(node, Binary):
-        lhs = line(_operand(node.lhs, node, right=False))
-        rhs = line(_operand(node.rhs, node, right=True))
+        lhs = _line(_operand(node.lhs, node, right=False), printed)
+        rhs = _line(_operand(node.rhs, node, right=True), printed)
         return f"{lhs} {_modifiers(node)} {rhs}"
     if isinstance(node, Paren):
-        return f"({line(node.expr)})"
+        return f"({_line(node.expr, printed)})"
     if isinstance(node, Negative):
-        return f"-{line(node.expr)}"
+        return f"-{_line(node.expr, printed)}"
     if isinstance(node, Verbatim):
         return node.text
     raise TypeError(f"not an expression node: {node!r}")
@@ -194,12 +213,13 @@ def line(node: Expr) -> str:
 
 def layout(node: Expr, indent: int = 0) -> str:
     """The expression on one line if it fits in WIDTH, else one operand per line."""
-    return "\n".join(_lines(node, indent))
+    # Each level that does not fit prints its operands again to try them: printed once.
+    return "\n".join(_lines(node, indent, {}))
 
 
-def _lines(node: Expr, indent: int) -> list[str]:
+def _lines(node: Expr, indent: int, printed: _Printed) -> list[str]:
     pad = " " * indent
-    flat = line(node)
+    flat = _line(node, printed)
     if indent + len(flat) <= WIDTH or (indent + len(flat) <= _SMALL_WIDTH and _small(node)):
         return [pad + flat]
     if isinstance(node, Binary):
@@ -215,22 +235,22 @@ def _lines(node: Expr, indent: int) -> list[str]:
         # An operand that is itself a chain of another operator continues two further
         # in, so that its operators never line up with this chain's.
         first = _operand(first, node, right=False)
-        out = _lines(first, indent + 2 if isinstance(first, Binary) else indent)
+        out = _lines(first, indent + 2 if isinstance(first, Binary) else indent, printed)
         out[0] = pad + out[0].lstrip()
         for parent, operand in reversed(chain):
             operand = _operand(operand, parent, right=True)
-            body = _lines(operand, indent + 2 if isinstance(operand, Binary) else indent)
+            body = _lines(operand, indent + 2 if isinstance(operand, Binary) else indent, printed)
             out.append(f"{pad}{_modifiers(parent)} {body[0].lstrip()}")
             out.extend(body[1:])
         return out
     if isinstance(node, Aggregate):
         inner = [node.expr] if node.param is None else [node.param, node.expr]
         space = " " if node.labels is not None else ""
-        return _wrapped(f"{pad}{_aggregate_head(node)}{space}(", inner, indent)
+        return _wrapped(f"{pad}{_aggregate_head(node)}{space}(", inner, indent, printed)
     if isinstance(node, Call) and not all(isinstance(a, _LEAVES) for a in node.args):
-        return _wrapped(f"{pad}{node.func}(", list(node.args), indent)
+        return _wrapped(f"{pad}{node.func}(", list(node.args), indent, printed)
     if isinstance(node, Paren):
-        return [f"{pad}(", *_lines(node.expr, indent + 2), f"{pad})"]
+        return [f"{pad}(", *_lines(node.expr, indent + 2, printed), f"{pad})"]
     return [pad + flat]  # selectors, literals: never broken
 
 
@@ -260,10 +280,10 @@ def _small(node: Expr) -> bool:
     return atoms(node) <= _SMALL
 
 
-def _wrapped(opening: str, args: list[Expr], indent: int) -> list[str]:
+def _wrapped(opening: str, args: list[Expr], indent: int, printed: _Printed) -> list[str]:
     out = [opening]
     for i, arg in enumerate(args):
-        body = _lines(arg, indent + 2)
+        body = _lines(arg, indent + 2, printed)
         if i < len(args) - 1:
             body[-1] += ","
         out.extend(body)
