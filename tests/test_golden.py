@@ -164,14 +164,18 @@ def _meaning(text: str) -> str:
     return expr.line(_without_parens(expr.from_parsed(fragments.parse(text))))
 
 
+def _generate_with(templates: Path, tmp_path: Path) -> Path:
+    """out/ of the fixtures generated with a --templates directory."""
+    out = tmp_path / "out"
+    result = run_cli("generate", str(FIXTURES), "--out", str(out), "--templates", str(templates))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
 def test_an_override_written_before_the_rules_were_data_still_renders(
     generated: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    result = run_cli(
-        "generate", str(FIXTURES), "--out", str(out), "--templates", str(OLD_TEMPLATES)
-    )
-    assert result.returncode == 0, result.stderr
+    out = _generate_with(OLD_TEMPLATES, tmp_path)
 
     def thresholds(root: Path) -> list[dict[str, object]]:
         data = yaml.safe_load((root / "prometheus" / "checkout-api.rules.yml").read_text())
@@ -191,11 +195,7 @@ def test_an_override_written_before_the_rules_were_data_still_renders(
 def test_an_override_written_as_yaml_text_gives_the_same_files(
     generated: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    result = run_cli(
-        "generate", str(FIXTURES), "--out", str(out), "--templates", str(TEXT_TEMPLATES)
-    )
-    assert result.returncode == 0, result.stderr
+    out = _generate_with(TEXT_TEMPLATES, tmp_path)
     files = tree_hashes(generated)
     assert any(p.endswith(".rules.yml") for p in files)
     assert tree_hashes(out) == files
