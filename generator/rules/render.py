@@ -32,6 +32,7 @@ from generator.promql import expr
 from generator.promql import fragments as promql
 from generator.rules import checks as check_rules
 from generator.rules import slo as slo_rules
+from generator.rules import sloth_compat
 from generator.slo.plan import (
     FAST_INTERVAL,
     PERIOD_INTERVAL,
@@ -221,7 +222,8 @@ def _selectors(service: Service) -> dict[str, Callable[..., Any]]:
             ),
         )
 
-    # check_sel: for --templates overrides written before the check rules were data.
+    # For --templates overrides written before the rules were data (the Sloth copies
+    # and check rules wrote their expressions as text around these selectors).
     return {"slo_sel": slo_sel, "check_sel": check_sel}
 
 
@@ -241,14 +243,11 @@ def rules_data(
     env: jinja2.Environment,
     service: Service,
     plans: list[SLOPlan],
-    slo_groups: list[slo_rules.Group] | None = None,
-    check_groups: dict[str, check_rules.Group] | None = None,
+    slo_groups: list[slo_rules.Group],
+    check_groups: dict[str, check_rules.Group],
+    sloth_group: slo_rules.Group | None,
 ) -> Any:
     """What rules.yml.j2 builds for the service, with what templates wrote as text parsed."""
-    if slo_groups is None:
-        slo_groups = slo_rules.groups(service, plans)
-    if check_groups is None:
-        check_groups = check_rules.groups(service)
     doc: dict[str, Any] = {"groups": []}
     try:
         text = env.get_template("rules.yml.j2").render(
@@ -257,6 +256,7 @@ def rules_data(
             plans=plans,
             slo_groups=slo_groups,
             check_groups=check_groups,
+            sloth_group=sloth_group,
             **_selectors(service),
         )
     except jinja2.TemplateError as exc:
@@ -331,7 +331,8 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
     """The rule file of one service as data, checked against the rule-file schema."""
     slo_groups = slo_rules.groups(service, plans)
     check_groups = check_rules.groups(service)
-    data = rules_data(env, service, plans, slo_groups, check_groups)
+    sloth_group = sloth_compat.group(service, plans) if service.compat_sloth and plans else None
+    data = rules_data(env, service, plans, slo_groups, check_groups, sloth_group)
     # Only what a user's templates (--templates, the sandbox) lay out can be malformed:
     # ours are pinned by the golden files, and promtool checks every file anyway.
     error = None
@@ -343,6 +344,7 @@ def render_rules(env: jinja2.Environment, service: Service, plans: list[SLOPlan]
         raise SpecError([Problem(service.source, 0, 0, "", f"{message}; fix the template")])
     built = {r.text for g in slo_groups for r in g.rules}
     built.update(r.text for g in check_groups.values() for r in g.rules)
+    built.update(r.text for r in (sloth_group.rules if sloth_group else ()))
     return _canonical(data, service, built)
 
 
