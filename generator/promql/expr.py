@@ -232,11 +232,12 @@ def _lines(node: Expr, indent: int, printed: _Printed) -> list[str]:
         while isinstance(first, Binary) and first.op == node.op and node.op != "^":
             chain.append((first, first.rhs))
             first = first.lhs
-        # An operand that is itself a chain of another operator continues two further
-        # in, so that its operators never line up with this chain's.
+        # A first operand that is itself a chain binds tighter (else it is in
+        # parentheses), so its operands go on under this chain's, at the same indent:
+        # `a\n- b\n>= 0\nor c` reads and parses as (a - b >= 0) or c, without the
+        # staircase that indenting each nested level would print.
         first = _operand(first, node, right=False)
-        out = _lines(first, indent + 2 if isinstance(first, Binary) else indent, printed)
-        out[0] = pad + out[0].lstrip()
+        out = _lines(first, indent, printed)
         for parent, operand in reversed(chain):
             operand = _operand(operand, parent, right=True)
             body = _lines(operand, indent + 2 if isinstance(operand, Binary) else indent, printed)
