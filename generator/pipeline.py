@@ -40,8 +40,10 @@ __all__ = ["GENERATED_MARK", "discover", "find_alertmanager_file", "is_spec"]
 
 @dataclass
 class Result:
-    services: list[Service] = field(default_factory=list)
-    plans: dict[str, list[plan.SLOPlan]] = field(default_factory=dict)
+    # The run's spec files in order: their services and plans are read back from the spec
+    # cache only when something asks for them (`services`, `plans`), not to count them.
+    units: list[_SpecFile] = field(default_factory=list)
+    fresh_plans: dict[str, list[plan.SLOPlan]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     promtool_checked: bool = False
     compiled: list[str] = field(default_factory=list)  # services compiled now, not reused
@@ -55,6 +57,23 @@ class Result:
     # for generate the files of out/ that hold them, for `write` to keep.
     reused: dict[str, str] = field(default_factory=dict)
     kept: dict[str, write.Kept] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """Every service of the run, in file order."""
+        return [name for f in self.units for name in f.names]
+
+    @property
+    def services(self) -> list[Service]:
+        return [s for f in self.units for s in f.services]
+
+    @property
+    def plans(self) -> dict[str, list[plan.SLOPlan]]:
+        plans = dict(self.fresh_plans)
+        for f in self.units:
+            if f.hit is not None:
+                plans.update(f.hit.entry.plans)
+        return {name: plans[name] for name in self.names}
 
     def digests(self) -> dict[str, str]:
         """sha256 of every file out/ must hold."""
@@ -109,10 +128,18 @@ class _SpecFile:
 
     path: Path
     defaults: Path | None
-    services: list[Service]
+    built: list[Service]  # compiled now (a hit's are in its entry)
     items: int
     key: str | None = None  # its spec-cache key (None: no spec cache, or unreadable)
     hit: spec_cache.Hit | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.hit.entry.names) if self.hit is not None else [s.name for s in self.built]
+
+    @property
+    def services(self) -> list[Service]:
+        return self.hit.entry.services if self.hit is not None else self.built
 
 
 @dataclass
@@ -142,7 +169,7 @@ def _build_files(
 ) -> list[_SpecFile]:
     problems: list[Problem] = []
     found: list[_SpecFile] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[_SpecFile, int]] = {}  # name -> the file and place defining it
     items = 0
     specs = [
         (spec, defaults_file or find_defaults(spec, root))
@@ -167,7 +194,6 @@ def _build_files(
                     shown = display_path(spec)
                     raise SpecError([Problem(shown, 1, 1, "", _too_many(items))])
                 unit = _SpecFile(spec, org_path, [], hit.entry.items, key=key, hit=hit)
-                built = hit.entry.services
             else:
                 unit = _SpecFile(spec, org_path, [], 0, key=key)
                 build = next(builds)
@@ -176,24 +202,23 @@ def _build_files(
                     if items + unit.items > MAX_ITEMS_PER_RUN:
                         raise SpecError([replace(start, message=_too_many(items + unit.items))])
                 problems.extend(build.problems)
-                built = build.services
+                unit.built = build.services
                 items += unit.items
-            for service in built:
-                if service.name in seen:
-                    problems.append(
-                        service.origin.problem(
-                            f"service '{service.name}' is also defined in "
-                            f"{seen[service.name]}; service names must be unique across all "
-                            "specs"
-                        )
-                    )
+            for i, name in enumerate(unit.names):
+                if name not in seen:
+                    seen[name] = (unit, i)
                     continue
-                seen[service.name] = f"{service.origin.file}:{service.origin.line}"
-                unit.services.append(service)
+                first = seen[name][0].services[seen[name][1]].origin
+                problems.append(
+                    unit.services[i].origin.problem(
+                        f"service '{name}' is also defined in {first.file}:{first.line}; "
+                        "service names must be unique across all specs"
+                    )
+                )
             found.append(unit)
     if problems:
         raise SpecError(problems)
-    if not any(f.services for f in found):
+    if not any(f.names for f in found):
         shown = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(shown, 0, 0, "", "no service specs found (*.yaml, *.yml)")])
     return found
@@ -267,12 +292,12 @@ def compile_specs(
     options = options or formats.Options()
     with parallel.few_collections():
         spec_files = _build_files(paths, defaults_file, out, reuse, discovered)
-        result = Result(services=[s for f in spec_files for s in f.services])
-        fresh = [s for f in spec_files if f.hit is None for s in f.services]
+        result = Result(units=spec_files)
+        fresh = [s for f in spec_files if f.hit is None for s in f.built]
         env = render.environment(templates, reuse.jinja_folder() if reuse else None)
         if fresh:
             render.load_package_templates(env)
-        names = [s.name for s in result.services]
+        names = result.names
         if proofs:
             result.proven = proven(names) if proven is not None else set(names)
         problems: list[Problem] = []
@@ -297,21 +322,26 @@ def compile_specs(
                 owned[service.name] = unit.files
     if problems:
         raise SpecError(problems)
+    result.fresh_plans = plans
+    advice: dict[str, list[str]] = {}  # per spec file compiled now, for its entry
+    fleet: list[overview.Facts] = []
     for f in spec_files:
         if f.hit is not None:
-            plans.update(f.hit.entry.plans)
             result.kept.update(f.hit.kept)
             result.reused.update(f.hit.entry.files)
             result.plain.update(f.hit.unproven)
+            result.warnings += f.hit.entry.advice
+            fleet += f.hit.entry.overview
+            continue
+        found = plan.advice(p for s in f.built for p in plans[s.name])
+        advice[str(f.path)] = [str(problem) for problem in found]
+        result.warnings += advice[str(f.path)]
+        fleet += [overview.facts(plans[s.name]) for s in f.built]
     for files in owned.values():
         result.files.update(files)
-    result.plans = {s.name: plans[s.name] for s in result.services}
-    advice = plan.advice(p for s in result.services for p in result.plans[s.name])
-    result.warnings += [str(problem) for problem in advice]
-    result.files.update(formats.fleet_files(result.services, options))
-    result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(
-        result.services, result.plans
-    ).encode("utf-8")
+    if any(name in formats.FLEET_FORMATS for name in options.formats):
+        result.files.update(formats.fleet_files(result.services, options))
+    result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(fleet).encode("utf-8")
     result.files[conventions.PROVISIONING_PATH] = overview.provisioning().encode("utf-8")
     result.files = dict(sorted(result.files.items()))
     if conventions.FORMAT_ALERTMANAGER in options.formats:
@@ -326,7 +356,7 @@ def compile_specs(
     if use_promtool and conventions.ALERTMANAGER_ROUTES_PATH in result.files:
         _amtool(result, options)
     if reuse is not None:
-        _remember(reuse, spec_files, result, owned)
+        _remember(reuse, spec_files, result, owned, advice)
     return result
 
 
@@ -335,6 +365,7 @@ def _remember(
     spec_files: list[_SpecFile],
     result: Result,
     owned: dict[str, dict[str, bytes]],
+    advice: dict[str, list[str]],
 ) -> None:
     """Store what each spec file compiled to now (the run succeeded)."""
     promtool = reuse.promtool if result.promtool_checked else None
@@ -346,10 +377,11 @@ def _remember(
             reuse.store(f.key, f.path, f.defaults, proven)
         if f.hit is not None:
             continue
-        files = {p: c for s in f.services for p, c in owned[s.name].items()}
-        entry = spec_cache.SpecEntry(
-            services=f.services,
-            plans={s.name: result.plans[s.name] for s in f.services},
+        files = {p: c for s in f.built for p, c in owned[s.name].items()}
+        entry = spec_cache.SpecEntry.of(
+            f.built,
+            {s.name: result.fresh_plans[s.name] for s in f.built},
+            advice=advice[str(f.path)],
             items=f.items,
             files=cache.hash_files(files),
             promtool=promtool,
@@ -444,7 +476,11 @@ def _promtool(result: Result) -> None:
     """promtool on every rule file; its complaints name the spec each file came from."""
     # The services compiled now, and reused ones this promtool has not accepted yet.
     by_file = {
-        p: s for s in result.services if (p := conventions.rules_path(s.name)) in result.plain
+        p: s
+        for f in result.units
+        if any(conventions.rules_path(name) in result.plain for name in f.names)
+        for s in f.services
+        if (p := conventions.rules_path(s.name)) in result.plain
     }
     if not by_file:
         result.promtool_checked = True

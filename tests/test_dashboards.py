@@ -437,7 +437,8 @@ def test_fast_encoding_is_the_sdk_encoding_on_generated_dashboards(tmp_path: Pat
             plans = {s.name: plan_service(s)[0] for s in services}
             for service in services:
                 dashboards_module.service_dashboard(service, plans[service.name])
-            dashboards_overview.overview_dashboard(services, plans)
+            fleet = [dashboards_overview.facts(plans[s.name]) for s in services]
+            dashboards_overview.overview_dashboard(fleet)
     finally:
         grafana.encode = encode  # type: ignore[assignment]
     assert len(built) > 10

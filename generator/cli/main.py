@@ -254,15 +254,15 @@ def generate(
     run_cache.store(
         cache.Entry(
             result.digests(),
-            len(result.services),
+            len(result.names),
             result.warnings,
             promtool if result.promtool_checked else None,
         )
     )
     state = "written" if changed else "unchanged"
     reporter.summary(
-        f"promspec: {len(result.services)} services, {len(result.paths())} files {state} in {out}",
-        services=len(result.services),
+        f"promspec: {len(result.names)} services, {len(result.paths())} files {state} in {out}",
+        services=len(result.names),
         files=result.paths(),
         changed=changed,
         out=str(out),
@@ -321,8 +321,8 @@ def validate(
     for warning in result.warnings:
         reporter.warning(warning)
     reporter.summary(
-        f"promspec: {len(result.services)} services valid ({note})",
-        services=len(result.services),
+        f"promspec: {len(result.names)} services valid ({note})",
+        services=len(result.names),
         promtool_checked=result.promtool_checked,
     )
 
@@ -376,7 +376,7 @@ def check_cmd(
             discovered=discovered,
         )
         expected = result.digests()
-        run_cache.store(cache.Entry(expected, len(result.services), result.warnings))
+        run_cache.store(cache.Entry(expected, len(result.names), result.warnings))
     current = cache.hash_tree(out, run_cache.folder)
     stale = sorted(
         [("changed", p) for p in expected if p in current and current[p] != expected[p]]
@@ -476,7 +476,7 @@ def test_cmd(
             f"promspec: alerts not proven for {', '.join(failed)} (run with -v for details)",
         )
     if shard is not None:
-        part = f" (shard {shard[0]}/{shard[1]} of {len(result.services)} services)"
+        part = f" (shard {shard[0]}/{shard[1]} of {len(result.names)} services)"
         reporter.data.update(shard=f"{shard[0]}/{shard[1]}")
     else:
         part = ""

@@ -7,7 +7,8 @@ row per SLO. Grouped SLOs show their worst group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -20,7 +21,6 @@ from grafana_foundation_sdk.models import dashboard as dm
 from generator import conventions as n
 from generator.dashboards import grafana as g
 from generator.slo.plan import SLOPlan
-from generator.spec.model import Service
 
 KEYS = f"{n.SERVICE_LABEL}, {n.SLO_LABEL}"
 # promspec's own series only: copies without a service label (compat.sloth's, or Sloth's
@@ -37,36 +37,47 @@ BUDGET_COLUMN = COLUMNS["C"]
 DEFAULT_BUDGET_LOW = 0.2  # the built-in budget_low alert: 80% consumed
 
 
-def _fast_burn(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan]]) -> str:
+@dataclass(frozen=True)
+class Facts:
+    """What the overview needs of one service: the shortest long window of each SLO that
+    has burn tiers, the budget left at which each budget-low alert fires, and the count of
+    SLOs. The spec cache keeps them, so a run that takes a service from it builds the
+    overview without reading the service's plans back."""
+
+    fast_windows: tuple[float, ...] = ()
+    budget_low_levels: tuple[float, ...] = ()
+    slos: int = 0
+
+
+def facts(plans: Sequence[SLOPlan]) -> Facts:
+    return Facts(
+        fast_windows=tuple(min(t.tier.long_window for t in p.tiers) for p in plans if p.tiers),
+        budget_low_levels=tuple(
+            round(1 - b.consumed_percent / 100, 10)
+            for p in plans
+            for b in p.slo.alerting.budget_alerts
+            if b.consumed_percent < 100
+        ),
+        slos=len(plans),
+    )
+
+
+def _fast_burn(fleet: Sequence[Facts]) -> str:
     """Each SLO's burn rate over its shortest long window (what pages first).
 
     One term per distinct window, shortest first: `or` keeps the left side for an SLO that
     records several of them, so the query stays short however many SLOs the fleet has.
     """
-    windows = sorted(
-        {
-            min(t.tier.long_window for t in plan.tiers)
-            for service in services
-            for plan in plans.get(service.name, ())
-            if plan.tiers
-        }
-    )
+    windows = sorted({w for f in fleet for w in f.fast_windows})
     return " or ".join(
         f"max by ({KEYS}) ({n.error_ratio(w)}{OWN} / on ({KEYS}) group_left {n.ERROR_BUDGET}{OWN})"
         for w in windows
     )
 
 
-def _budget_low(plans: Mapping[str, Sequence[SLOPlan]]) -> float:
+def _budget_low(fleet: Sequence[Facts]) -> float:
     """The budget left at which the fleet's budget-low alerts fire (the laxest one)."""
-    levels = [
-        round(1 - b.consumed_percent / 100, 10)
-        for ps in plans.values()
-        for p in ps
-        for b in p.slo.alerting.budget_alerts
-        if b.consumed_percent < 100
-    ]
-    return max(levels, default=DEFAULT_BUDGET_LOW)
+    return max((level for f in fleet for level in f.budget_low_levels), default=DEFAULT_BUDGET_LOW)
 
 
 def _column(name: str, *properties: tuple[str, Any]) -> tuple[str, list[dm.DynamicConfigValue]]:
@@ -77,14 +88,15 @@ def _steps_json(steps: db.ThresholdsConfig) -> Any:
     return steps.build().to_json()
 
 
-def overview_dashboard(services: Sequence[Service], plans: Mapping[str, Sequence[SLOPlan]]) -> str:
+def overview_dashboard(fleet: Sequence[Facts]) -> str:
+    """The fleet overview, from each service's Facts."""
     queries = {
         "A": f"max by ({KEYS}) ({n.OBJECTIVE}{OWN})",
         # The period's SLI from what the period rules record: remaining = 1 - ratio / budget.
         "B": f"1 - (1 - min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING}{OWN}))"
         f" * on ({KEYS}) max by ({KEYS}) ({n.ERROR_BUDGET}{OWN})",
         "C": f"min by ({KEYS}) ({n.ERROR_BUDGET_REMAINING}{OWN})",
-        "D": _fast_burn(services, plans),
+        "D": _fast_burn(fleet),
     }
     panel = (
         table.Panel()
@@ -96,7 +108,7 @@ def overview_dashboard(services: Sequence[Service], plans: Mapping[str, Sequence
             "window of its fastest tier (1x spends the budget exactly over the period)."
         )
         .datasource(g.DATASOURCE)
-        .height(min(max(4 + sum(len(p) for p in plans.values()), 8), 40))
+        .height(min(max(4 + sum(f.slos for f in fleet), 8), 40))
         .span(24)
         .cell_height(cm.TableCellHeight.SM)
         .sort_by([cb.TableSortByFieldState().display_name(BUDGET_COLUMN).desc(False)])
@@ -123,7 +135,7 @@ def overview_dashboard(services: Sequence[Service], plans: Mapping[str, Sequence
     for ref, expr in queries.items():
         if expr:
             panel = panel.with_target(g.query(expr, instant=True, table=True).ref_id(ref))
-    budget_steps = g.steps("red", (0.0, "orange"), (_budget_low(plans), g.OK_COLOR))
+    budget_steps = g.steps("red", (0.0, "orange"), (_budget_low(fleet), g.OK_COLOR))
     columns = [
         _column(COLUMNS["A"], ("unit", "percentunit"), ("decimals", 3)),
         _column(COLUMNS["B"], ("unit", "percentunit"), ("decimals", 3)),

@@ -8,9 +8,10 @@ were.
 An entry's key is a sha256 over the spec file (name and bytes), its defaults file (name
 and bytes), and everything every service shares: promspec's code, the Python version
 and installed distributions, the templates, the flags, the working directory and out/
-(cache.environment_key). The entry holds the services the file defines, their plans,
-how many SLOs and checks they count, the sha256 of every file of out/ they own, and the
-promtool that accepted their rules (if one did).
+(cache.environment_key). The entry holds the services the file defines and their plans
+(pickled apart, read only when a run needs them), what the fleet's files need of them
+(names, overview facts, advice), how many SLOs and checks they count, the sha256 of every
+file of out/ they own, and the promtool that accepted their rules (if one did).
 
 - `check` compares out/ against those digests; it never needs the bytes.
 - `generate` keeps each file in out/ when out/ holds exactly those bytes (read and
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import conventions
+from generator.dashboards import overview
 from generator.outputs import cache, write
 from generator.slo.plan import SLOPlan
 from generator.spec.model import Service
@@ -50,13 +52,60 @@ KEEP_AT_LEAST = 2048  # entries kept besides those of the last run (other branch
 
 @dataclass
 class SpecEntry:
-    """What one spec file compiled to."""
+    """What one spec file compiled to.
 
-    services: list[Service]
-    plans: dict[str, list[SLOPlan]]
+    The services and their plans are pickled apart (`model`) and read only when a run
+    needs them: a run that takes most spec files from the cache builds the fleet's files
+    from what the entry keeps beside them (names, overview facts, advice), and reading
+    999 entries' models back was a fifth of a `check`."""
+
+    model: bytes  # pickle of (services, plans)
+    names: tuple[str, ...]  # the services' names, in file order
+    overview: tuple[overview.Facts, ...]  # per service, in file order
+    advice: tuple[str, ...]  # plan.advice on the plans, as the run prints it
     items: int  # SLOs and checks, for the run limit
     files: dict[str, str]  # path under out/ -> sha256, for every file its services own
     promtool: str | None = None  # identity of the promtool that accepted the rules
+
+    @classmethod
+    def of(
+        cls,
+        services: list[Service],
+        plans: dict[str, list[SLOPlan]],
+        *,
+        advice: list[str],
+        items: int,
+        files: dict[str, str],
+        promtool: str | None,
+    ) -> SpecEntry:
+        entry = cls(
+            model=pickle.dumps((services, plans), protocol=pickle.HIGHEST_PROTOCOL),
+            names=tuple(s.name for s in services),
+            overview=tuple(overview.facts(plans[s.name]) for s in services),
+            advice=tuple(advice),
+            items=items,
+            files=files,
+            promtool=promtool,
+        )
+        entry.__dict__["_loaded"] = (services, plans)
+        return entry
+
+    @property
+    def services(self) -> list[Service]:
+        return self._model()[0]
+
+    @property
+    def plans(self) -> dict[str, list[SLOPlan]]:
+        return self._model()[1]
+
+    def _model(self) -> tuple[list[Service], dict[str, list[SLOPlan]]]:
+        if "_loaded" not in self.__dict__:
+            self.__dict__["_loaded"] = pickle.loads(self.model)
+        loaded: tuple[list[Service], dict[str, list[SLOPlan]]] = self.__dict__["_loaded"]
+        return loaded
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_loaded"}
 
 
 @dataclass
@@ -107,7 +156,7 @@ class SpecCache:
             return key, None
         rules: set[str] = set()
         if self.promtool is not None and entry.promtool != self.promtool:
-            rules = {conventions.rules_path(s.name) for s in entry.services}
+            rules = {conventions.rules_path(name) for name in entry.names}
             if self.out is None or not rules <= entry.files.keys():
                 return key, None  # no plain rule file in out/ to check: compile
         taken = ({}, {}) if self.out is None else self._from_out(entry.files, rules)
