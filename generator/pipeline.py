@@ -132,6 +132,10 @@ class _SpecFile:
     items: int
     key: str | None = None  # its spec-cache key (None: no spec cache, or unreadable)
     hit: spec_cache.Hit | None = None
+    # What the fleet's files need of its services: the overview's facts and the advice,
+    # from its entry or computed once from the plans compiled now (and then stored).
+    facts: list[overview.Facts] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -323,24 +327,21 @@ def compile_specs(
     if problems:
         raise SpecError(problems)
     result.fresh_plans = plans
-    advice: dict[str, list[str]] = {}  # per spec file compiled now, for its entry
-    fleet: list[overview.Facts] = []
     for f in spec_files:
         if f.hit is not None:
             result.kept.update(f.hit.kept)
             result.reused.update(f.hit.entry.files)
             result.plain.update(f.hit.unproven)
-            result.warnings += f.hit.entry.advice
-            fleet += f.hit.entry.overview
-            continue
-        found = plan.advice(p for s in f.built for p in plans[s.name])
-        advice[str(f.path)] = [str(problem) for problem in found]
-        result.warnings += advice[str(f.path)]
-        fleet += [overview.facts(plans[s.name]) for s in f.built]
+            f.facts, f.advice = list(f.hit.entry.overview), list(f.hit.entry.advice)
+        else:
+            f.facts = [overview.facts(plans[s.name]) for s in f.built]
+            f.advice = [str(p) for p in plan.advice(p for s in f.built for p in plans[s.name])]
+        result.warnings += f.advice
     for files in owned.values():
         result.files.update(files)
     if any(name in formats.FLEET_FORMATS for name in options.formats):
         result.files.update(formats.fleet_files(result.services, options))
+    fleet = [facts for f in spec_files for facts in f.facts]
     result.files[conventions.OVERVIEW_PATH] = overview.overview_dashboard(fleet).encode("utf-8")
     result.files[conventions.PROVISIONING_PATH] = overview.provisioning().encode("utf-8")
     result.files = dict(sorted(result.files.items()))
@@ -356,7 +357,7 @@ def compile_specs(
     if use_promtool and conventions.ALERTMANAGER_ROUTES_PATH in result.files:
         _amtool(result, options)
     if reuse is not None:
-        _remember(reuse, spec_files, result, owned, advice)
+        _remember(reuse, spec_files, result, owned)
     return result
 
 
@@ -365,7 +366,6 @@ def _remember(
     spec_files: list[_SpecFile],
     result: Result,
     owned: dict[str, dict[str, bytes]],
-    advice: dict[str, list[str]],
 ) -> None:
     """Store what each spec file compiled to now (the run succeeded)."""
     promtool = reuse.promtool if result.promtool_checked else None
@@ -381,7 +381,8 @@ def _remember(
         entry = spec_cache.SpecEntry.of(
             f.built,
             {s.name: result.fresh_plans[s.name] for s in f.built},
-            advice=advice[str(f.path)],
+            facts=f.facts,
+            advice=f.advice,
             items=f.items,
             files=cache.hash_files(files),
             promtool=promtool,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import conventions
-from generator.dashboards import overview
+from generator.dashboards.overview import Facts
 from generator.outputs import cache, write
 from generator.slo.plan import SLOPlan
 from generator.spec.model import Service
@@ -61,7 +61,7 @@ class SpecEntry:
 
     model: bytes  # pickle of (services, plans)
     names: tuple[str, ...]  # the services' names, in file order
-    overview: tuple[overview.Facts, ...]  # per service, in file order
+    overview: tuple[Facts, ...]  # per service, in file order
     advice: tuple[str, ...]  # plan.advice on the plans, as the run prints it
     items: int  # SLOs and checks, for the run limit
     files: dict[str, str]  # path under out/ -> sha256, for every file its services own
@@ -73,6 +73,7 @@ class SpecEntry:
         services: list[Service],
         plans: dict[str, list[SLOPlan]],
         *,
+        facts: list[Facts],
         advice: list[str],
         items: int,
         files: dict[str, str],
@@ -81,7 +82,7 @@ class SpecEntry:
         entry = cls(
             model=pickle.dumps((services, plans), protocol=pickle.HIGHEST_PROTOCOL),
             names=tuple(s.name for s in services),
-            overview=tuple(overview.facts(plans[s.name]) for s in services),
+            overview=tuple(facts),
             advice=tuple(advice),
             items=items,
             files=files,
